@@ -1,0 +1,114 @@
+"""The base of every /v2 view: authenticate, resolve and authorize, handle, render errors."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from common.errors import (
+    DeniedError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NameUnknownError,
+    RegistryError,
+    UnauthorizedError,
+    UnavailableError,
+)
+from common.grammar import split_repository_name, validate_repository_name
+from oci.auth import basic_challenge, principal_from_request
+from oci.responses import API_VERSION_HEADER, error_response
+from repositories.access import Action, Principal, is_allowed, refusal_reason
+from repositories.models import Repository
+from repositories.selectors import repository_find
+from repositories.services.repositories import repository_get_or_create
+from storagebackends.base import StorageError
+
+logger = logging.getLogger("moorage.oci")
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class RegistryView(View):
+    """Subclasses implement ``get``/``head``/``put``/... and raise RegistryError on failure."""
+
+    http_method_names = ["get", "head", "post", "put", "patch", "delete", "options"]
+
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        head = request.method == "HEAD"
+        try:
+            request.principal = principal_from_request(request)  # type: ignore[attr-defined]
+            handler = getattr(self, request.method.lower(), None) if request.method.lower() in self.http_method_names else None
+            if handler is None or request.method == "OPTIONS":
+                raise MethodNotAllowedError(detail={"method": request.method})
+            response = handler(request, *args, **kwargs)
+        except RegistryError as error:
+            response = self.render_error(request, error, head)
+        except StorageError as exc:
+            logger.warning("storage error on %s %s: %s", request.method, request.path, exc)
+            response = error_response(UnavailableError("storage is temporarily unavailable"), head=head)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            response = error_response(UnavailableError("database is temporarily unavailable"), head=head)
+        except DatabaseError:
+            logger.exception("database error on %s %s", request.method, request.path)
+            response = error_response(UnavailableError("database error"), head=head)
+        except Exception:  # never a stack trace in a response
+            logger.exception("unhandled error on %s %s", request.method, request.path)
+            response = error_response(RegistryError("internal server error"), head=head)
+        response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+        return response
+
+    def render_error(self, request: HttpRequest, error: RegistryError, head: bool) -> HttpResponse:
+        return error_response(error, head=head)
+
+    # -- helpers for handlers ------------------------------------------------------------------
+    @staticmethod
+    def principal(request: HttpRequest) -> Principal:
+        return request.principal  # type: ignore[attr-defined,no-any-return]
+
+    def authorize(self, request: HttpRequest, action: Action, repository: Repository | None, namespace_name: str = "") -> None:
+        principal = self.principal(request)
+        if is_allowed(principal, action, repository, namespace_name=namespace_name):
+            return
+        if principal.is_anonymous:
+            raise UnauthorizedError(headers=basic_challenge())
+        raise DeniedError(refusal_reason(action, repository))
+
+    def repository_for_read(self, request: HttpRequest, name: str, action: Action = Action.PULL) -> Repository:
+        validate_repository_name(name)
+        repository = repository_find(name=name)
+        self.authorize(request, action, repository, namespace_name=split_repository_name(name)[0])
+        if repository is None:
+            raise NameUnknownError(detail={"name": name})
+        return repository
+
+    def repository_for_push(self, request: HttpRequest, name: str) -> Repository:
+        """The repository to write to, created on first push when the caller may create it."""
+        validate_repository_name(name)
+        repository = repository_find(name=name)
+        self.authorize(request, Action.PUSH, repository, namespace_name=split_repository_name(name)[0])
+        if repository is None:
+            repository = repository_get_or_create(name=name)
+        return repository
+
+
+def query_int(request: HttpRequest, key: str, *, default: int | None, maximum: int) -> int | None:
+    raw = request.GET.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequestError(f"{key} must be an integer", detail={key: raw[:50]}) from None
+    if value < 0:
+        raise InvalidRequestError(f"{key} must not be negative", detail={key: value})
+    return min(value, maximum)
+
+
+def next_link(path: str, **params: object) -> str:
+    return f'<{path}?{urlencode({k: v for k, v in params.items() if v is not None})}>; rel="next"'

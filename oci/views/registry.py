@@ -1,0 +1,42 @@
+"""``GET /v2/``, the catalog and unknown routes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from common.errors import NotFoundError
+from oci.responses import json_response
+from oci.views.base import RegistryView, next_link, query_int
+from repositories.access import Action
+from repositories.selectors import catalog_page
+
+
+class ApiVersionView(RegistryView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        self.authorize(request, Action.PULL, None)
+        return json_response({})
+
+    head = get
+
+
+class CatalogView(RegistryView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        self.authorize(request, Action.CATALOG, None)
+        limits = settings.MOORAGE_LIMITS
+        n = query_int(request, "n", default=limits["default_catalog_page_size"], maximum=limits["max_page_size"])
+        last = request.GET.get("last") or None
+        page = catalog_page(n=n or 0, last=last)
+        headers = {}
+        if page.has_more and page.items:
+            headers["Link"] = next_link(request.path, n=n, last=page.items[-1])
+        return json_response({"repositories": page.items}, headers=headers)
+
+
+class UnknownRouteView(RegistryView):
+    """Every other path under /v2 answers OCI error JSON, whatever the method."""
+
+    def _not_found(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        raise NotFoundError(detail={"path": request.path[:300]})
+
+    get = head = post = put = patch = delete = _not_found

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RegistrySiteConfig(AppConfig):
+    name = "registry_site"
+    verbose_name = "Moorage"

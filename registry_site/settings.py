@@ -1,0 +1,198 @@
+"""Django settings: a mapping of the validated Moorage configuration onto Django's names.
+
+Nothing here decides behaviour on its own; see ``config_schema.json`` for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from registry_site.config import ConfigError, load_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+try:
+    MOORAGE = load_config()
+except ConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+DATA_DIR = Path(MOORAGE["data_dir"])
+if not DATA_DIR.is_absolute():
+    DATA_DIR = (Path.cwd() / DATA_DIR).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    if MOORAGE["secret_key"]:
+        return MOORAGE["secret_key"]
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        # O_EXCL: two processes starting at once agree on one key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        except FileExistsError:
+            pass
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = MOORAGE["debug"]
+ALLOWED_HOSTS = ["*"]
+USE_X_FORWARDED_HOST = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "common",
+    "accounts",
+    "organizations",
+    "storagebackends",
+    "repositories",
+    "oci",
+    "tasks",
+    "registry_site",
+]
+
+MIDDLEWARE = [
+    "registry_site.middleware.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# /v2/<name>/tags/list must not be redirected to a trailing-slash URL.
+APPEND_SLASH = False
+
+ROOT_URLCONF = "registry_site.urls"
+WSGI_APPLICATION = "registry_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+_db_url = MOORAGE["database"]["url"] or f"sqlite:///{DATA_DIR / 'moorage.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=MOORAGE["database"]["conn_max_age"])}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers run beside the single writer; IMMEDIATE takes the write lock at
+        # BEGIN so two writers queue on busy_timeout instead of failing with "locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-moorage.sqlite3")}
+else:
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+]
+
+# --- cache ----------------------------------------------------------------------------------
+REDIS_URL = MOORAGE["redis"]["url"]
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- storage --------------------------------------------------------------------------------
+_locations = MOORAGE["storage"]["locations"] or {
+    "default": {"driver": "filesystem", "options": {"location": str(DATA_DIR / "blobs")}}
+}
+for _name, _location in _locations.items():
+    _location.setdefault("options", {})
+    if _location["driver"] == "filesystem":
+        _path = Path(_location["options"].get("location") or DATA_DIR / "blobs" / _name)
+        _location["options"]["location"] = str(_path if _path.is_absolute() else (Path.cwd() / _path).resolve())
+MOORAGE_STORAGE_LOCATIONS = _locations
+MOORAGE_STORAGE_PREFERENCE = MOORAGE["storage"]["preference"] or list(_locations)
+_unknown = [name for name in MOORAGE_STORAGE_PREFERENCE if name not in _locations]
+if _unknown:
+    raise ImproperlyConfigured(f"invalid configuration:\n  storage.preference: unknown location(s) {', '.join(_unknown)}")
+
+# --- registry behaviour ---------------------------------------------------------------------
+MOORAGE_LIMITS = MOORAGE["limits"]
+MOORAGE_UPLOADS = MOORAGE["uploads"]
+MOORAGE_REGISTRY = MOORAGE["registry"]
+MOORAGE_SERVER_HOSTNAME = MOORAGE["server_hostname"]
+MOORAGE_METRICS_ENABLED = MOORAGE["metrics"]["enabled"]
+
+# --- celery ---------------------------------------------------------------------------------
+BROKER_DIR = DATA_DIR / "broker"
+CELERY_BROKER_URL = MOORAGE["broker"]["url"] or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- DRF (the REST API arrives with issue #4) -----------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Moorage API", "VERSION": "1.0.0"}
+
+# --- static, i18n ---------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# Blob bodies are streamed by our own views; never let Django buffer them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MOORAGE["limits"]["max_manifest_bytes"] + 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": MOORAGE["log_level"]},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

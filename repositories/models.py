@@ -1,0 +1,179 @@
+"""Content model, after Quay's: global content-addressed blobs, per-repository links,
+manifests stored byte for byte, and tags as lifetime rows (history, restore, expiry)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Namespace
+
+
+class Repository(models.Model):
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PRIVATE = "private", "Private"
+
+    class State(models.TextChoices):
+        NORMAL = "NORMAL", "Normal"
+        READ_ONLY = "READ_ONLY", "Read-only"
+        MIRROR = "MIRROR", "Mirror"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="repositories")
+    #: Path inside the namespace; may itself contain slashes (``team/app``).
+    name = models.CharField(max_length=255)
+    #: ``namespace/name``, kept for one-query lookups and keyset-paginated catalogs.
+    full_name = models.CharField(max_length=255, unique=True)
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.NORMAL)
+    description = models.TextField(blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+        ordering = ["full_name"]
+        constraints = [models.UniqueConstraint(fields=["namespace", "name"], name="repository_unique_name_in_namespace")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class Blob(models.Model):
+    """One row per distinct content, shared by every repository that links it."""
+
+    digest = models.CharField(max_length=150, unique=True)
+    size = models.BigIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class BlobPlacement(models.Model):
+    """A storage location that holds the blob's bytes."""
+
+    blob = models.ForeignKey(Blob, on_delete=models.CASCADE, related_name="placements")
+    location = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["blob", "location"], name="blob_placement_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.blob.digest} @ {self.location}"
+
+
+class UploadedBlob(models.Model):
+    """A recently uploaded or mounted blob, linked to a repository until ``expires_at``.
+
+    It keeps the blob visible (and alive) in the repository until a manifest references it.
+    """
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploaded_blobs")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="uploaded_links")
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "blob"], name="uploaded_blob_unique")]
+
+
+class BlobUpload(models.Model):
+    """An upload session. Everything needed to continue it is here, so any process may."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
+    location = models.CharField(max_length=64)
+    byte_count = models.BigIntegerField(default=0)
+    chunk_count = models.IntegerField(default=0)
+    hash_algorithm = models.CharField(max_length=16, default="sha256")
+    hash_state = models.BinaryField()
+    storage_state = models.JSONField(default=dict, blank=True)
+    #: A writer holds the session while it streams one chunk (see services.uploads).
+    writer_token = models.CharField(max_length=64, blank=True, default="")
+    writer_expires_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"upload {self.id} ({self.byte_count} bytes)"
+
+
+class Manifest(models.Model):
+    """A manifest in one repository, with its exact bytes."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="manifests")
+    digest = models.CharField(max_length=150)
+    media_type = models.CharField(max_length=255)
+    content = models.BinaryField()
+    size = models.IntegerField()
+    config_media_type = models.CharField(max_length=255, blank=True, default="")
+    artifact_type = models.CharField(max_length=255, blank=True, default="")
+    subject_digest = models.CharField(max_length=150, blank=True, default="")
+    annotations = models.JSONField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    #: Set by DELETE by digest: the manifest is gone for clients, kept for the time machine
+    #: until garbage collection.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "digest"], name="manifest_unique_digest_in_repository")]
+        indexes = [models.Index(fields=["repository", "subject_digest"], name="manifest_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.repository.full_name}@{self.digest}"
+
+
+class ManifestBlob(models.Model):
+    """A blob (config or layer) referenced by a manifest."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="+")
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="blob_links")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="manifest_links")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["manifest", "blob"], name="manifest_blob_unique")]
+        indexes = [models.Index(fields=["repository", "blob"], name="manifest_blob_repo_idx")]
+
+
+class ManifestChild(models.Model):
+    """A manifest listed by an index or manifest list."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="+")
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="child_links")
+    child = models.ForeignKey(Manifest, on_delete=models.PROTECT, related_name="parent_links")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["manifest", "child"], name="manifest_child_unique")]
+
+
+class Tag(models.Model):
+    """One lifetime of a tag name. Moving or deleting a tag ends the live row; a move starts a new one.
+
+    The partial unique index guarantees one live row per name, so two racing pushes of one tag
+    cannot both win.
+    """
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=128)
+    manifest = models.ForeignKey(Manifest, on_delete=models.PROTECT, related_name="tags")
+    lifetime_start = models.DateTimeField()
+    lifetime_end = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    hidden = models.BooleanField(default=False)
+    immutable = models.BooleanField(default=False)
+    reversion = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repository", "name"], condition=Q(lifetime_end__isnull=True), name="tag_one_live_row_per_name"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["repository", "name", "lifetime_end"], name="tag_history_idx"),
+            models.Index(fields=["manifest", "lifetime_end"], name="tag_manifest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository.full_name}:{self.name}"

@@ -1,0 +1,1 @@
+"""Writes of the repositories domain, one module per entity."""

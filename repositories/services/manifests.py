@@ -1,0 +1,189 @@
+"""Manifest writes: validate, link blobs and children, tag, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.errors import (
+    DigestInvalidError,
+    ManifestBlobUnknownError,
+    ManifestInvalidError,
+    ManifestUnknownError,
+    RegistryError,
+    SizeInvalidError,
+    TagImmutableError,
+)
+from common.grammar import is_digest_reference, parse_digest, validate_tag
+from repositories import signals
+from repositories.media_types import (
+    EMPTY_JSON_BYTES,
+    EMPTY_JSON_DIGEST,
+    Descriptor,
+    ParsedManifest,
+    parse_manifest,
+)
+from repositories.models import Blob, Manifest, ManifestBlob, ManifestChild, Repository, Tag
+from repositories.selectors import blob_find_in_repository, manifest_find
+from repositories.services.repositories import repository_touch
+from repositories.services.tags import tag_delete, tag_point
+from repositories.services.uploads import blob_store_bytes
+
+
+@dataclass(frozen=True)
+class ManifestPutResult:
+    manifest: Manifest
+    tags: tuple[str, ...]
+    subject_digest: str
+
+
+def _resolve_blob(repository: Repository, descriptor: Descriptor) -> Blob | None:
+    blob = blob_find_in_repository(repository=repository, digest=descriptor.digest)
+    if blob is not None:
+        return blob
+    # Content the manifest itself carries can be stored without a round trip.
+    if descriptor.digest == EMPTY_JSON_DIGEST and descriptor.size == len(EMPTY_JSON_BYTES):
+        return blob_store_bytes(repository=repository, data=EMPTY_JSON_BYTES, digest=EMPTY_JSON_DIGEST)
+    if descriptor.data is not None:
+        return blob_store_bytes(repository=repository, data=descriptor.data, digest=descriptor.digest)
+    return None
+
+
+def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[list[Blob], list[Manifest]]:
+    missing: list[RegistryError] = []
+    blobs: list[Blob] = []
+    children: list[Manifest] = []
+    if parsed.is_index:
+        for descriptor in parsed.children:
+            child = manifest_find(repository=repository, digest=descriptor.digest)
+            if child is None:
+                missing.append(ManifestBlobUnknownError("index references a manifest unknown to this repository", detail={"digest": descriptor.digest}))
+            elif child.size != descriptor.size:
+                raise ManifestInvalidError("descriptor size does not match the manifest", detail={"digest": descriptor.digest, "size": child.size})
+            else:
+                children.append(child)
+    else:
+        for descriptor in (parsed.config, *parsed.layers):
+            if descriptor is None or descriptor.is_foreign:
+                continue
+            blob = _resolve_blob(repository, descriptor)
+            if blob is None:
+                missing.append(ManifestBlobUnknownError(detail={"digest": descriptor.digest}))
+            elif blob.size != descriptor.size:
+                raise ManifestInvalidError("descriptor size does not match the blob", detail={"digest": descriptor.digest, "size": blob.size})
+            else:
+                blobs.append(blob)
+    if missing:
+        first, *rest = missing
+        first.siblings = rest
+        raise first
+    return blobs, children
+
+
+def manifest_put(
+    *, repository: Repository, reference: str, raw: bytes, content_type: str, extra_tags: tuple[str, ...] = ()
+) -> ManifestPutResult:
+    """Store a manifest under a tag or its digest, plus any ``extra_tags``.
+
+    Raises MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN (one error per missing reference),
+    DIGEST_INVALID (digest reference does not match the body), SIZE_INVALID (too large),
+    TAG_INVALID and TAG_IMMUTABLE.
+    """
+    limit = settings.MOORAGE_LIMITS["max_manifest_bytes"]
+    if len(raw) > limit:
+        raise SizeInvalidError(f"manifest exceeds {limit} bytes", detail={"max_bytes": limit})
+    algorithm = "sha256"
+    tags: list[str] = []
+    if is_digest_reference(reference):
+        algorithm = parse_digest(reference).algorithm
+    else:
+        tags.append(validate_tag(reference))
+    for extra in extra_tags:
+        if validate_tag(extra) not in tags:
+            tags.append(extra)
+    parsed = parse_manifest(raw, content_type, algorithm)
+    if is_digest_reference(reference) and parsed.digest != reference:
+        raise DigestInvalidError("manifest digest does not match the reference", detail={"reference": reference, "actual": parsed.digest})
+
+    blobs, children = _check_references(repository, parsed)
+    with transaction.atomic():
+        manifest = _manifest_get_or_create(repository, parsed, blobs, children)
+        now = timezone.now()
+        for name in tags:
+            tag_point(repository=repository, name=name, manifest=manifest, now=now)
+        repository_touch(repository=repository)
+        transaction.on_commit(
+            lambda: signals.manifest_pushed.send(
+                sender=Manifest, repository_id=repository.id, manifest_id=manifest.id, digest=manifest.digest, tags=tuple(tags)
+            )
+        )
+    return ManifestPutResult(manifest=manifest, tags=tuple(tags), subject_digest=parsed.subject.digest if parsed.subject else "")
+
+
+def _manifest_get_or_create(repository: Repository, parsed: ParsedManifest, blobs: list[Blob], children: list[Manifest]) -> Manifest:
+    existing = Manifest.objects.select_for_update().filter(repository=repository, digest=parsed.digest).first()
+    if existing is not None:
+        if existing.deleted_at is not None:
+            existing.deleted_at = None
+            existing.save(update_fields=["deleted_at"])
+        _link(repository, existing, blobs, children)
+        return existing
+    try:
+        with transaction.atomic():
+            manifest = Manifest.objects.create(
+                repository=repository,
+                digest=parsed.digest,
+                media_type=parsed.media_type,
+                content=parsed.raw,
+                size=len(parsed.raw),
+                config_media_type=parsed.config_media_type,
+                artifact_type=parsed.artifact_type,
+                subject_digest=parsed.subject.digest if parsed.subject else "",
+                annotations=parsed.annotations,
+            )
+    except IntegrityError:  # the same manifest pushed at the same moment
+        manifest = Manifest.objects.get(repository=repository, digest=parsed.digest)
+    _link(repository, manifest, blobs, children)
+    return manifest
+
+
+def _link(repository: Repository, manifest: Manifest, blobs: list[Blob], children: list[Manifest]) -> None:
+    ManifestBlob.objects.bulk_create(
+        [ManifestBlob(repository=repository, manifest=manifest, blob=blob) for blob in {b.id: b for b in blobs}.values()],
+        ignore_conflicts=True,
+    )
+    ManifestChild.objects.bulk_create(
+        [ManifestChild(repository=repository, manifest=manifest, child=child) for child in {c.id: c for c in children}.values()],
+        ignore_conflicts=True,
+    )
+
+
+def manifest_delete(*, repository: Repository, reference: str) -> None:
+    """DELETE by tag removes only that tag; DELETE by digest removes the manifest and every tag on it.
+
+    The rows stay (ended and marked deleted) for the time machine until garbage collection.
+    """
+    if not is_digest_reference(reference):
+        tag_delete(repository=repository, name=reference)
+        repository_touch(repository=repository)
+        return
+    parse_digest(reference)
+    now = timezone.now()
+    with transaction.atomic():
+        manifest = Manifest.objects.select_for_update().filter(repository=repository, digest=reference, deleted_at__isnull=True).first()
+        if manifest is None:
+            raise ManifestUnknownError(detail={"name": repository.full_name, "digest": reference})
+        live = Tag.objects.select_for_update().filter(manifest=manifest, lifetime_end__isnull=True)
+        immutable = [t.name for t in live if t.immutable and not t.hidden]
+        if immutable:
+            raise TagImmutableError("manifest has immutable tags", detail={"tags": immutable})
+        live.update(lifetime_end=now)
+        manifest.deleted_at = now
+        manifest.save(update_fields=["deleted_at"])
+        repository_touch(repository=repository)
+        transaction.on_commit(
+            lambda: signals.manifest_deleted.send(sender=Manifest, repository_id=repository.id, digest=reference)
+        )

@@ -1,0 +1,333 @@
+"""Blob uploads: sessions, chunks, completion, mounts and blob deletion.
+
+An upload's state lives in its database row (byte count, saved hash state, backend state) and
+in storage, never in process memory, so each chunk may arrive at a different process or host.
+A writer claims the session with a conditional UPDATE (a lease) while it streams one chunk;
+the bytes are hashed as they stream and the hash state is saved with the new byte count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Iterable, Iterator
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from common.errors import (
+    BlobUnknownError,
+    BlobUploadInvalidError,
+    BlobUploadUnknownError,
+    DigestInvalidError,
+    PayloadTooLargeError,
+    RangeNotSatisfiableError,
+    SizeInvalidError,
+    UnavailableError,
+    UnsupportedError,
+)
+from common.grammar import parse_digest
+from common.resumable_hash import ResumableHash
+from repositories.models import Blob, BlobPlacement, BlobUpload, Manifest, ManifestBlob, Repository, UploadedBlob
+from repositories.selectors import blob_find_in_repository
+from storagebackends.base import ObjectNotFound, StorageError
+from storagebackends.paths import blob_path, upload_path
+from storagebackends.registry import get_location, preferred_location
+
+logger = logging.getLogger(__name__)
+
+#: How long one request may hold an upload session while streaming a chunk.
+WRITER_LEASE = timedelta(seconds=900)
+
+
+def _max_blob_bytes() -> int:
+    return settings.MOORAGE_LIMITS["max_blob_bytes"] or 0
+
+
+def _link_grace() -> timedelta:
+    return timedelta(seconds=settings.MOORAGE_UPLOADS["link_grace_s"])
+
+
+def blob_upload_start(*, repository: Repository, algorithm: str = "sha256") -> BlobUpload:
+    """Open an upload session in the preferred storage location."""
+    backend = preferred_location()
+    upload_id = uuid.uuid4().hex
+    try:
+        state = backend.upload_begin(upload_path(upload_id))
+    except StorageError as exc:
+        raise UnavailableError(f"storage unavailable: {exc}") from exc
+    return BlobUpload.objects.create(
+        id=upload_id,
+        repository=repository,
+        location=backend.name,
+        hash_algorithm=algorithm,
+        hash_state=ResumableHash.new(algorithm).state(),
+        storage_state=state,
+    )
+
+
+def blob_upload_get(*, repository: Repository, upload_id: str) -> BlobUpload:
+    upload = BlobUpload.objects.filter(id=upload_id, repository=repository).first() if len(upload_id) <= 64 else None
+    if upload is None:
+        raise BlobUploadUnknownError(detail={"upload": upload_id[:64]})
+    return upload
+
+
+@dataclass
+class BodyStream:
+    """A request body as chunks, with the length the client declared (None when chunked)."""
+
+    chunks: Iterable[bytes]
+    declared_length: int | None
+
+
+def _claim(upload: BlobUpload) -> str:
+    """Take the writer lease on ``upload`` at its current byte count, or explain why not."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = (
+        BlobUpload.objects.filter(id=upload.id, byte_count=upload.byte_count)
+        .filter(Q(writer_token="") | Q(writer_expires_at__lt=now))
+        .update(writer_token=token, writer_expires_at=now + WRITER_LEASE)
+    )
+    if claimed:
+        return token
+    current = BlobUpload.objects.filter(id=upload.id).first()
+    if current is None:
+        raise BlobUploadUnknownError(detail={"upload": upload.id})
+    if current.byte_count != upload.byte_count:
+        raise _range_error(current)
+    raise BlobUploadInvalidError("another request is writing to this upload", detail={"upload": upload.id})
+
+
+def _release(upload: BlobUpload, token: str) -> None:
+    BlobUpload.objects.filter(id=upload.id, writer_token=token).update(writer_token="", writer_expires_at=None)
+
+
+def _range_error(upload: BlobUpload) -> RangeNotSatisfiableError:
+    error = RangeNotSatisfiableError(
+        "chunk does not start where the upload ends", detail={"upload": upload.id, "offset": upload.byte_count}
+    )
+    error.upload = upload  # the view adds Location and Range
+    return error
+
+
+def _hashed(chunks: Iterable[bytes], hasher: ResumableHash, *, already: int, declared: int | None) -> Iterator[bytes]:
+    """Feed chunks through ``hasher`` while enforcing the declared length and the size limit."""
+    limit = _max_blob_bytes()
+    received = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        received += len(chunk)
+        if declared is not None and received > declared:
+            raise SizeInvalidError("body is longer than Content-Length")
+        if limit and already + received > limit:
+            raise PayloadTooLargeError(f"blob exceeds the maximum size of {limit} bytes", detail={"max_bytes": limit})
+        hasher.update(chunk)
+        yield chunk
+    if declared is not None and received != declared:
+        raise SizeInvalidError(
+            "body ended before Content-Length bytes arrived", detail={"declared": declared, "received": received}
+        )
+
+
+def blob_upload_append(
+    *, upload: BlobUpload, body: BodyStream, content_range: tuple[int, int] | None = None
+) -> BlobUpload:
+    """Stream one chunk onto the end of ``upload``.
+
+    Raises RangeNotSatisfiableError (416) when ``content_range`` does not start at the current
+    end, SizeInvalidError when the body and its declared length disagree. A failed chunk leaves
+    the upload as it was before the chunk.
+    """
+    if content_range is not None:
+        start, end = content_range
+        if start != upload.byte_count:
+            raise _range_error(upload)
+        if body.declared_length is not None and body.declared_length != end - start + 1:
+            raise _range_error(upload)
+    token = _claim(upload)
+    try:
+        hasher = ResumableHash.restore(upload.hash_algorithm, bytes(upload.hash_state))
+        backend = get_location(upload.location)
+        try:
+            written, state = backend.upload_append(
+                upload_path(upload.id),
+                upload.storage_state,
+                upload.byte_count,
+                _hashed(body.chunks, hasher, already=upload.byte_count, declared=body.declared_length),
+            )
+        except ObjectNotFound as exc:
+            raise BlobUploadUnknownError("upload data is gone", detail={"upload": upload.id}) from exc
+        except StorageError as exc:
+            raise UnavailableError(f"storage unavailable: {exc}") from exc
+    except BaseException:
+        _release(upload, token)
+        raise
+    updated = BlobUpload.objects.filter(id=upload.id, writer_token=token).update(
+        byte_count=F("byte_count") + written,
+        chunk_count=F("chunk_count") + 1,
+        hash_state=hasher.state(),
+        storage_state=state,
+        writer_token="",
+        writer_expires_at=None,
+        updated=timezone.now(),
+    )
+    if not updated:  # the lease expired and someone else took over: their view wins
+        raise BlobUploadInvalidError("upload was taken over by another request", detail={"upload": upload.id})
+    upload.refresh_from_db()
+    return upload
+
+
+def _digest_of_upload(upload: BlobUpload, algorithm: str) -> str:
+    if algorithm == upload.hash_algorithm:
+        return f"{algorithm}:{ResumableHash.restore(algorithm, bytes(upload.hash_state)).hexdigest()}"
+    # The client named another algorithm than the one we hashed with: read the data once more.
+    hasher = hashlib.new(algorithm)
+    chunk_size = settings.MOORAGE_UPLOADS["chunk_bytes"]
+    with get_location(upload.location).open(upload_path(upload.id)) as handle:
+        remaining = upload.byte_count
+        while remaining > 0:
+            chunk = handle.read(min(chunk_size, remaining))
+            if not chunk:
+                break
+            hasher.update(chunk)
+            remaining -= len(chunk)
+    return f"{algorithm}:{hasher.hexdigest()}"
+
+
+def blob_upload_complete(
+    *, upload: BlobUpload, digest: str, body: BodyStream | None = None, content_range: tuple[int, int] | None = None
+) -> Blob:
+    """Append the optional final chunk, verify ``digest`` and make the blob visible in the repository.
+
+    On a digest mismatch the upload and its data are removed and DIGEST_INVALID is raised;
+    nothing is stored.
+    """
+    expected = parse_digest(digest)
+    if body is not None:
+        upload = blob_upload_append(upload=upload, body=body, content_range=content_range)
+    token = _claim(upload)
+    try:
+        actual = _digest_of_upload(upload, expected.algorithm)
+        if actual != str(expected):
+            blob_upload_cancel(upload=upload)
+            raise DigestInvalidError(detail={"expected": str(expected), "actual": actual, "size": upload.byte_count})
+        blob = _store_blob(upload, actual)
+    except BaseException:
+        _release(upload, token)
+        raise
+    blob_link_to_repository(repository=upload.repository, blob=blob)
+    BlobUpload.objects.filter(id=upload.id).delete()
+    return blob
+
+
+def _store_blob(upload: BlobUpload, digest: str) -> Blob:
+    """Move the verified upload into content-addressed storage (or drop it if already there)."""
+    backend = get_location(upload.location)
+    existing = Blob.objects.filter(digest=digest).first()
+    if existing is not None and BlobPlacement.objects.filter(blob=existing, location=backend.name).exists():
+        if backend.exists(blob_path(digest)):
+            backend.upload_abort(upload_path(upload.id), upload.storage_state)
+            return existing
+    try:
+        backend.upload_commit(upload_path(upload.id), upload.storage_state, blob_path(digest), upload.byte_count)
+    except StorageError as exc:
+        raise UnavailableError(f"storage unavailable: {exc}") from exc
+    blob = existing or _blob_get_or_create(digest, upload.byte_count)
+    BlobPlacement.objects.get_or_create(blob=blob, location=backend.name)
+    return blob
+
+
+def _blob_get_or_create(digest: str, size: int) -> Blob:
+    try:
+        with transaction.atomic():
+            return Blob.objects.get_or_create(digest=digest, defaults={"size": size})[0]
+    except IntegrityError:
+        return Blob.objects.get(digest=digest)
+
+
+def blob_store_bytes(*, repository: Repository, data: bytes, digest: str) -> Blob:
+    """Store a small blob known in full (the empty JSON config, a descriptor's ``data``)."""
+    backend = preferred_location()
+    blob = Blob.objects.filter(digest=digest).first()
+    if blob is None or not BlobPlacement.objects.filter(blob=blob, location=backend.name).exists():
+        try:
+            backend.write_atomic(blob_path(digest), [data])
+        except StorageError as exc:
+            raise UnavailableError(f"storage unavailable: {exc}") from exc
+        blob = blob or _blob_get_or_create(digest, len(data))
+        BlobPlacement.objects.get_or_create(blob=blob, location=backend.name)
+    blob_link_to_repository(repository=repository, blob=blob)
+    return blob
+
+
+def blob_link_to_repository(*, repository: Repository, blob: Blob) -> None:
+    """Make ``blob`` visible in ``repository`` for the grace period (or extend it)."""
+    expires = timezone.now() + _link_grace()
+    updated = UploadedBlob.objects.filter(repository=repository, blob=blob).update(expires_at=expires)
+    if not updated:
+        try:
+            with transaction.atomic():
+                UploadedBlob.objects.create(repository=repository, blob=blob, expires_at=expires)
+        except IntegrityError:
+            UploadedBlob.objects.filter(repository=repository, blob=blob).update(expires_at=expires)
+
+
+def blob_upload_cancel(*, upload: BlobUpload) -> None:
+    """Forget the upload and remove its partial data."""
+    try:
+        get_location(upload.location).upload_abort(upload_path(upload.id), upload.storage_state)
+    except StorageError:
+        logger.warning("could not remove data of cancelled upload %s; the cleanup task will retry", upload.id)
+        BlobUpload.objects.filter(id=upload.id).update(updated=timezone.now() - timedelta(days=365))
+        return
+    BlobUpload.objects.filter(id=upload.id).delete()
+
+
+def blob_mount(*, repository: Repository, digest: str, source: Repository) -> Blob | None:
+    """Link a blob from ``source`` into ``repository``; None when ``source`` does not have it."""
+    blob = blob_find_in_repository(repository=source, digest=digest)
+    if blob is None or not BlobPlacement.objects.filter(blob=blob).exists():
+        return None
+    blob_link_to_repository(repository=repository, blob=blob)
+    return blob
+
+
+def blob_delete(*, repository: Repository, digest: str) -> None:
+    """Unlink a blob from ``repository``. Its bytes go when garbage collection finds it unused.
+
+    Refused (UNSUPPORTED) while a manifest in the repository still references it.
+    """
+    parse_digest(digest)
+    blob = blob_find_in_repository(repository=repository, digest=digest)
+    if blob is None:
+        raise BlobUnknownError(detail={"digest": digest})
+    live_referrers = Manifest.objects.filter(
+        repository=repository, deleted_at__isnull=True, blob_links__blob=blob
+    ).values_list("digest", flat=True)[:5]
+    if live_referrers:
+        raise UnsupportedError(
+            "blob is referenced by manifests in this repository; delete them first",
+            detail={"digest": digest, "manifests": list(live_referrers)},
+        )
+    with transaction.atomic():
+        UploadedBlob.objects.filter(repository=repository, blob=blob).delete()
+        ManifestBlob.objects.filter(repository=repository, blob=blob, manifest__deleted_at__isnull=False).delete()
+
+
+def stale_uploads_remove(*, older_than: timedelta | None = None) -> int:
+    """Remove upload sessions idle for longer than ``older_than``; returns how many."""
+    older_than = older_than or timedelta(seconds=settings.MOORAGE_UPLOADS["stale_after_s"])
+    cutoff = timezone.now() - older_than
+    removed = 0
+    for upload in BlobUpload.objects.filter(updated__lt=cutoff).filter(Q(writer_token="") | Q(writer_expires_at__lt=timezone.now())):
+        blob_upload_cancel(upload=upload)
+        removed += 1
+    return removed

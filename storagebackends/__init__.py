@@ -1,0 +1,1 @@
+"""The one storage interface of Moorage and its adapters."""

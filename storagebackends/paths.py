@@ -1,0 +1,25 @@
+"""The only module that maps digests and upload ids to storage paths."""
+
+from __future__ import annotations
+
+import re
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def blob_path(digest: str) -> str:
+    """``sha256:abcd…`` -> ``blobs/sha256/ab/abcd…`` (two-level fan-out keeps folders small)."""
+    algorithm, _, encoded = digest.partition(":")
+    return f"blobs/{algorithm}/{encoded[:2]}/{encoded}"
+
+
+def upload_path(upload_id: str) -> str:
+    if not _SAFE_ID.match(upload_id):
+        raise ValueError(f"unsafe upload id {upload_id!r}")
+    return f"uploads/{upload_id}/data"
+
+
+def health_probe_path(token: str) -> str:
+    if not _SAFE_ID.match(token):
+        raise ValueError("unsafe probe token")
+    return f"health/{token}"

@@ -1,0 +1,36 @@
+"""Builds the configured storage locations (``settings.MOORAGE_STORAGE_LOCATIONS``) once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+
+from storagebackends.base import StorageBackend
+from storagebackends.django_adapter import DjangoStorageBackend
+
+_DRIVERS = {
+    "filesystem": lambda options: FileSystemStorage(**options),
+}
+
+
+@lru_cache(maxsize=None)
+def get_location(name: str) -> StorageBackend:
+    config = settings.MOORAGE_STORAGE_LOCATIONS[name]
+    storage = _DRIVERS[config["driver"]](dict(config.get("options", {})))
+    return DjangoStorageBackend(name, storage)
+
+
+def preferred_location() -> StorageBackend:
+    """Where new blobs and uploads are written."""
+    return get_location(settings.MOORAGE_STORAGE_PREFERENCE[0])
+
+
+def locations_in_preference_order() -> list[StorageBackend]:
+    return [get_location(name) for name in settings.MOORAGE_STORAGE_PREFERENCE]
+
+
+def reset_cache() -> None:
+    """Forget built backends (tests that change settings)."""
+    get_location.cache_clear()

@@ -1,0 +1,1 @@
+"""Celery tasks: thin wrappers over service functions, by name ``registry.<domain>.<verb>``."""

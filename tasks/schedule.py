@@ -1,0 +1,9 @@
+"""Task modules and the Celery beat schedule, by task name."""
+
+from celery.schedules import crontab
+
+TASK_MODULES = ("tasks.uploads",)
+
+BEAT_SCHEDULE = {
+    "remove-stale-uploads": {"task": "registry.uploads.remove_stale", "schedule": crontab(minute=17)},
+}
