@@ -1,0 +1,31 @@
+# Moorage — the two commands: `make run` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: run test test-fast bench lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "Installing pinned requirements into $(VENV) ..."
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## Set up (first run) and serve the registry on 127.0.0.1:$${MOORAGE_PORT:-5000} with worker and beat.
+run: $(STAMP)
+	@exec $(PY) manage.py run_registry
+
+## Set up and run the whole test suite (SQLite unless MOORAGE_DATABASE_URL says otherwise).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Only the fast, in-process tests.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not e2e and not live" $(PYTEST_ARGS)
+
+## Benchmarks (print figures; never part of `make test`).
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts
