@@ -21,6 +21,7 @@ from repositories.services.uploads import (
     blob_upload_cancel,
     blob_upload_complete,
     blob_upload_get,
+    blob_upload_monolithic,
     blob_upload_start,
 )
 
@@ -86,10 +87,7 @@ class UploadStartView(RegistryView):
 
         digest = request.GET.get("digest")
         if digest:
-            algorithm = parse_digest(digest).algorithm
-            upload = blob_upload_start(repository=repository, algorithm=algorithm)
-            body = request_body(request)
-            blob = blob_upload_complete(upload=upload, digest=digest, body=body)
+            blob = blob_upload_monolithic(repository=repository, digest=digest, body=request_body(request))
             metrics.BYTES_IN.inc(blob.size)
             return _created(name, blob)
 

@@ -228,6 +228,17 @@ def blob_upload_complete(
     return blob
 
 
+def blob_upload_monolithic(*, repository: Repository, digest: str, body: BodyStream) -> Blob:
+    """A whole blob in one request (``POST ?digest=``): nothing is left behind when it fails."""
+    upload = blob_upload_start(repository=repository, algorithm=parse_digest(digest).algorithm)
+    try:
+        return blob_upload_complete(upload=upload, digest=digest, body=body)
+    except BaseException:
+        if BlobUpload.objects.filter(id=upload.id).exists():
+            blob_upload_cancel(upload=upload)
+        raise
+
+
 def _store_blob(upload: BlobUpload, digest: str) -> Blob:
     """Move the verified upload into content-addressed storage (or drop it if already there)."""
     backend = get_location(upload.location)
