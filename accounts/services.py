@@ -1,12 +1,38 @@
-"""Writes for accounts."""
+"""Writes for accounts: namespaces, users, robots, app tokens, and credential checks."""
 
 from __future__ import annotations
 
+import re
 import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from accounts.models import Namespace, User
+from accounts.models import AppToken, Namespace, Robot, User
+from accounts.principals import Principal
+from accounts.secrets import PREFIX_LENGTH, token_matches, token_new
+from common.errors import InvalidRequestError, RegistryError
+
+# A namespace is one component of a repository name (the spec's grammar), at most 255 chars.
+NAMESPACE_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+ROBOT_SHORTNAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+#: last-used times are written at most this often, so a busy token costs no write per request
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+class NameTakenError(RegistryError):
+    code, http_status, default_message = "NAME_TAKEN", 409, "that name is already taken"
+
+
+def validate_namespace_name(name: str) -> str:
+    if not name or len(name) > 255 or not NAMESPACE_RE.match(name):
+        raise InvalidRequestError(
+            "names are lowercase letters and digits, optionally separated by '.', '_', '__' or '-'", detail={"name": name[:100]}
+        )
+    return name
 
 
 def namespace_get_or_create(*, name: str, kind: str = Namespace.Kind.ORGANIZATION) -> Namespace:
@@ -22,6 +48,32 @@ def namespace_get_or_create(*, name: str, kind: str = Namespace.Kind.ORGANIZATIO
         return Namespace.objects.get(name=name)
 
 
+def namespace_create(*, name: str, kind: str) -> Namespace:
+    """A new namespace; NAME_TAKEN when a user or organization already has the name."""
+    validate_namespace_name(name)
+    try:
+        with transaction.atomic():
+            return Namespace.objects.create(name=name, kind=kind)
+    except IntegrityError:
+        raise NameTakenError(detail={"name": name}) from None
+
+
+def user_create(*, username: str, password: str | None, email: str = "", is_superuser: bool = False, is_readonly_superuser: bool = False) -> User:
+    """A user and their personal namespace. ``password=None`` leaves the account without one."""
+    with transaction.atomic():
+        namespace = namespace_create(name=username, kind=Namespace.Kind.USER)
+        user = User(
+            username=username, email=email, namespace=namespace, is_superuser=is_superuser, is_staff=is_superuser,
+            is_global_readonly_superuser=is_readonly_superuser,
+        )
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+    return user
+
+
 def superuser_ensure(*, username: str, password: str | None, email: str = "") -> tuple[User, str | None]:
     """Create the first superuser if there is none.
 
@@ -34,7 +86,129 @@ def superuser_ensure(*, username: str, password: str | None, email: str = "") ->
     generated = None
     if not password:
         generated = password = secrets.token_urlsafe(18)
-    with transaction.atomic():
-        namespace = namespace_get_or_create(name=username, kind=Namespace.Kind.USER)
-        user = User.objects.create_superuser(username=username, email=email, password=password, namespace=namespace)
+    user = user_create(username=username, password=password, email=email, is_superuser=True)
     return user, generated
+
+
+@dataclass(frozen=True)
+class RobotWithToken:
+    robot: Robot
+    token: str  # shown once
+
+
+def robot_create(*, namespace: Namespace, shortname: str, description: str = "", token: str | None = None) -> RobotWithToken:
+    """A robot ``<namespace>+<shortname>``; ``token`` may be supplied (migrations), else generated."""
+    if not ROBOT_SHORTNAME_RE.match(shortname):
+        raise InvalidRequestError(
+            "robot names start with a letter and use lowercase letters, digits and '_' (2-64 characters)", detail={"name": shortname[:80]}
+        )
+    if token is not None and len(token) < PREFIX_LENGTH + 16:
+        raise InvalidRequestError(f"a supplied robot token must be at least {PREFIX_LENGTH + 16} characters")
+    new = token_new(token)
+    try:
+        with transaction.atomic():
+            robot = Robot.objects.create(
+                namespace=namespace, shortname=shortname, description=description, token_prefix=new.prefix, token_hash=new.hash
+            )
+    except IntegrityError:
+        raise NameTakenError(f"robot {namespace.name}+{shortname} exists (or its token prefix is in use)") from None
+    return RobotWithToken(robot=robot, token=new.token)
+
+
+def robot_regenerate_token(*, robot: Robot) -> RobotWithToken:
+    new = token_new()
+    Robot.objects.filter(pk=robot.pk).update(token_prefix=new.prefix, token_hash=new.hash)
+    robot.token_prefix, robot.token_hash = new.prefix, new.hash
+    return RobotWithToken(robot=robot, token=new.token)
+
+
+@dataclass(frozen=True)
+class AppTokenWithSecret:
+    app_token: AppToken
+    token: str  # shown once
+
+
+def app_token_create(*, user: User, title: str, expires_at: datetime | None = None) -> AppTokenWithSecret:
+    new = token_new()
+    app_token = AppToken.objects.create(
+        uuid=uuid.uuid4(), user=user, title=title[:255], token_prefix=new.prefix, token_hash=new.hash, expires_at=expires_at
+    )
+    return AppTokenWithSecret(app_token=app_token, token=new.token)
+
+
+def app_token_revoke(*, app_token: AppToken) -> None:
+    app_token.delete()
+
+
+def principal_for_user(user: User, via: str) -> Principal:
+    return Principal(
+        kind="user",
+        id=user.pk,
+        name=user.username,
+        is_superuser=user.is_superuser,
+        is_readonly_superuser=user.is_global_readonly_superuser,
+        via=via,
+        namespace_id=user.namespace_id,
+    )
+
+
+def principal_for_robot(robot: Robot) -> Principal:
+    return Principal(kind="robot", id=robot.pk, name=robot.username, via="robot_token")
+
+
+def _touch(model: type, pk: int, last_used: datetime | None) -> None:
+    now = timezone.now()
+    if last_used is None or now - last_used > LAST_USED_RESOLUTION:
+        model.objects.filter(pk=pk).update(last_used=now)
+
+
+def _app_token_user(token: str, username: str | None) -> User | None:
+    candidate = AppToken.objects.select_related("user").filter(token_prefix=token[:PREFIX_LENGTH]).first()
+    if candidate is None or not token_matches(token, candidate.token_hash):
+        return None
+    if candidate.expires_at is not None and candidate.expires_at <= timezone.now():
+        return None
+    if username is not None and candidate.user.username != username:
+        return None
+    if not candidate.user.is_active:
+        return None
+    _touch(AppToken, candidate.pk, candidate.last_used)
+    return candidate.user
+
+
+def credentials_verify(*, username: str, password: str) -> Principal | None:
+    """Check a user name and secret: a password, an app token (with the user's name or ``$app``),
+    or a robot token (``namespace+robot``). None when they do not match."""
+    if not username or not password or len(username) > 300 or len(password) > 1024:
+        return None
+    if username == "$app":
+        user = _app_token_user(password, None)
+        return principal_for_user(user, "app_token") if user else None
+    if "+" in username:
+        namespace_name, _, shortname = username.partition("+")
+        robot = Robot.objects.select_related("namespace").filter(namespace__name=namespace_name, shortname=shortname).first()
+        if robot is None or not token_matches(password, robot.token_hash):
+            return None
+        _touch(Robot, robot.pk, robot.last_used)
+        return principal_for_robot(robot)
+    user = User.objects.filter(username=username).first()
+    if user is None or not user.is_active:
+        User().set_password(password)  # same work as a real check: no user-enumeration by timing
+        return None
+    if len(password) == PREFIX_LENGTH + 32 and AppToken.objects.filter(token_prefix=password[:PREFIX_LENGTH]).exists():
+        token_user = _app_token_user(password, username)
+        return principal_for_user(token_user, "app_token") if token_user else None
+    if not user.check_password(password):
+        return None
+    return principal_for_user(user, "password")
+
+
+def principal_reload(principal: Principal) -> Principal | None:
+    """The principal as the database sees it now (None when deleted or disabled)."""
+    if principal.kind == "user":
+        user = User.objects.filter(pk=principal.id, is_active=True).first()
+        return principal_for_user(user, principal.via) if user else None
+    if principal.kind == "robot":
+        robot = Robot.objects.select_related("namespace").filter(pk=principal.id).first()
+        return principal_for_robot(robot) if robot else None
+    return principal

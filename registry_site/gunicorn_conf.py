@@ -5,8 +5,45 @@ bodies go out with sendfile.
 """
 
 import os
+import socket
 
-worker_class = "gthread"
+from gunicorn.workers.gthread import ThreadWorker
+
+TLS_HANDSHAKE_RECORD = b"\x16"
+TLS_REFUSAL_TEXT = b"This registry speaks plain HTTP on this port, not HTTPS.\n"
+TLS_REFUSAL = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    + b"Content-Length: %d\r\n\r\n" % len(TLS_REFUSAL_TEXT)
+    + TLS_REFUSAL_TEXT
+)
+
+
+class RegistryThreadWorker(ThreadWorker):
+    """gthread, plus a prompt answer to a TLS handshake on the plain-HTTP port.
+
+    skopeo, podman, buildah and the docker CLI try HTTPS first even for an insecure registry and
+    fall back to HTTP only once the handshake fails. gunicorn would wait for a request line that
+    never comes, so every client command stalled for its 10 s handshake timeout while holding a
+    thread. A plain 400 to the ClientHello fails the handshake at once.
+    """
+
+    def handle(self, conn):
+        if not self.cfg.is_ssl and not getattr(conn, "tls_checked", False):
+            conn.tls_checked = True
+            try:
+                first = conn.sock.recv(1, socket.MSG_PEEK)
+            except OSError:
+                first = b""
+            if first == TLS_HANDSHAKE_RECORD:
+                try:
+                    conn.sock.sendall(TLS_REFUSAL)
+                except OSError:
+                    pass
+                return (False, conn)
+        return super().handle(conn)
+
+
+worker_class = RegistryThreadWorker
 workers = int(os.environ.get("MOORAGE_SERVER_WORKERS", "2"))
 threads = int(os.environ.get("MOORAGE_SERVER_THREADS", "16"))
 timeout = int(os.environ.get("MOORAGE_SERVER_TIMEOUT", "600"))

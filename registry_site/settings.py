@@ -129,7 +129,9 @@ REDIS_URL = MOORAGE["redis"]["url"]
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Shared by every process of this host (gunicorn workers, Celery), unlike a per-process cache:
+    # login throttling and the Basic-auth cache must see each other's entries.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}}
 
 # --- storage --------------------------------------------------------------------------------
 _locations = MOORAGE["storage"]["locations"] or {
@@ -150,6 +152,7 @@ if _unknown:
 MOORAGE_LIMITS = MOORAGE["limits"]
 MOORAGE_UPLOADS = MOORAGE["uploads"]
 MOORAGE_REGISTRY = MOORAGE["registry"]
+MOORAGE_AUTH = MOORAGE["auth"]
 MOORAGE_SERVER_HOSTNAME = MOORAGE["server_hostname"]
 MOORAGE_METRICS_ENABLED = MOORAGE["metrics"]["enabled"]
 
@@ -157,12 +160,13 @@ MOORAGE_METRICS_ENABLED = MOORAGE["metrics"]["enabled"]
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = MOORAGE["broker"]["url"] or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),  # kombu's default is ./control in the cwd
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

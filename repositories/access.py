@@ -1,62 +1,157 @@
-"""The one authorization authority: (principal, repository, action) -> allowed.
+"""The one authorization authority: (principal, action, repository) -> allowed.
 
-Every /v2 endpoint asks here. The identity issue (#3) adds roles, teams, robots, visibility
-and token scopes behind this same function; until then the registry is either open to
-anonymous clients on loopback (``registry.anonymous_access``) or limited to superusers.
+The token endpoint, Basic auth on /v2, catalog listings, the REST API's permission classes and the
+admin all ask here. Decision order:
+
+1. Registry and repository state: read-only registry, pushes disabled, READ_ONLY and MIRROR
+   repositories refuse writes whoever asks.
+2. An open registry (``registry.open``, loopback and CI only) allows everything else.
+3. A bearer token decides by its grants alone (no database query).
+4. Otherwise roles from the database: superusers; global read-only superusers (pull only);
+   public repositories (pull, anonymous too when ``registry.anonymous_pull``); the owner of a
+   personal namespace and organization admins (admin); direct and team permissions
+   (read < write < admin). Creating a repository by pushing needs the own namespace, or the admin
+   or creator team role in the organization.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 
-from accounts.models import User
-from repositories.models import Repository
+from accounts.models import Namespace
+from accounts.principals import ANONYMOUS, Principal
+from common.grammar import split_repository_name
+from organizations.models import ROLE_RANK, Role, Team
+from organizations.selectors import organization_role_of
+from repositories.models import Repository, RepositoryPermission
+
+__all__ = ["ANONYMOUS", "Action", "Principal", "is_allowed", "refusal_reason", "repository_role", "readable_repositories", "can_create_in_namespace"]
 
 
 class Action(str, enum.Enum):
     PULL = "pull"
     PUSH = "push"
     DELETE = "delete"
+    ADMIN = "*"
     CATALOG = "catalog"
 
 
-@dataclass(frozen=True)
-class Principal:
-    user: User | None = None
-
-    @property
-    def is_anonymous(self) -> bool:
-        return self.user is None
-
-    @property
-    def display_name(self) -> str:
-        return self.user.username if self.user else "(anonymous)"
+WRITE_ACTIONS = frozenset({Action.PUSH, Action.DELETE, Action.ADMIN})
+_REQUIRED_ROLE = {Action.PULL: Role.READ, Action.PUSH: Role.WRITE, Action.DELETE: Role.WRITE, Action.ADMIN: Role.ADMIN}
 
 
-ANONYMOUS = Principal()
+def _registry() -> dict:
+    return settings.MOORAGE_REGISTRY
 
 
-def is_allowed(principal: Principal, action: Action, repository: Repository | None = None, *, namespace_name: str = "") -> bool:
-    """Whether ``principal`` may perform ``action`` on ``repository`` (None: not created yet).
-
-    READ_ONLY repositories refuse writes whoever asks; MIRROR repositories take writes only
-    from their mirror robot (none exist before the mirroring issue).
-    """
-    if action in (Action.PUSH, Action.DELETE) and repository is not None and repository.state != Repository.State.NORMAL:
-        return False
-    if principal.user is not None and principal.user.is_active and principal.user.is_superuser:
-        return True
-    return bool(settings.MOORAGE_REGISTRY["anonymous_access"])
-
-
-def refusal_reason(action: Action, repository: Repository | None) -> str:
-    """The message a client sees when ``is_allowed`` said no."""
-    if repository is not None and action in (Action.PUSH, Action.DELETE):
+def state_refuses(action: Action, repository: Repository | None, principal: Principal) -> str | None:
+    """Why the registry or repository state refuses ``action`` (None when it does not)."""
+    if action not in WRITE_ACTIONS:
+        return None
+    if _registry()["read_only"]:
+        return "the registry is in read-only mode"
+    if action == Action.PUSH and _registry()["pushes_disabled"]:
+        return "pushes are disabled on this registry"
+    if repository is not None:
         if repository.state == Repository.State.READ_ONLY:
             return f"repository {repository.full_name} is read-only"
         if repository.state == Repository.State.MIRROR:
             return f"repository {repository.full_name} is a mirror; only its mirror robot may push"
-    return "requested access to the resource is denied"
+    return None
+
+
+def repository_role(principal: Principal, repository: Repository) -> str | None:
+    """The strongest role ``principal`` holds on ``repository`` (None: none)."""
+    if principal.is_anonymous:
+        return None
+    if principal.kind == "user" and principal.namespace_id == repository.namespace_id:
+        return Role.ADMIN
+    if organization_role_of(principal, namespace_id=repository.namespace_id) == Team.TeamRole.ADMIN:
+        return Role.ADMIN
+    if principal.kind == "user":
+        grantee = Q(user_id=principal.id) | Q(team__members__user_id=principal.id)
+    else:
+        grantee = Q(robot_id=principal.id) | Q(team__members__robot_id=principal.id)
+    roles = set(RepositoryPermission.objects.filter(grantee, repository=repository).values_list("role", flat=True))
+    return max(roles, key=lambda role: ROLE_RANK[role]) if roles else None
+
+
+def can_create_in_namespace(principal: Principal, namespace_name: str) -> bool:
+    if principal.is_anonymous or principal.is_readonly_superuser:
+        return False
+    namespace = Namespace.objects.filter(name=namespace_name).first()
+    if namespace is None:
+        return principal.is_superuser  # superusers may push into a new namespace (it becomes an organization)
+    if principal.is_superuser:
+        return True
+    if principal.kind == "user" and principal.namespace_id == namespace.id:
+        return True
+    return organization_role_of(principal, namespace_id=namespace.id) in (Team.TeamRole.ADMIN, Team.TeamRole.CREATOR)
+
+
+def _granted_by_token(principal: Principal, action: Action, full_name: str) -> bool:
+    grants = principal.grants or frozenset()
+    if action == Action.CATALOG:
+        return ("registry:catalog", "*") in grants
+    return (full_name, action.value) in grants or (full_name, "*") in grants
+
+
+def is_allowed(principal: Principal, action: Action, repository: Repository | None = None, *, name: str = "") -> bool:
+    """Whether ``principal`` may perform ``action`` on ``repository`` (or on ``name``, a repository
+    that does not exist yet)."""
+    if state_refuses(action, repository, principal):
+        return False
+    if _registry()["open"]:
+        return True
+    if principal.grants is not None:
+        full_name = repository.full_name if repository is not None else _canonical(name)
+        return _granted_by_token(principal, action, full_name)
+    if action == Action.CATALOG:
+        return not principal.is_anonymous
+    if repository is None:
+        return action == Action.PUSH and bool(name) and can_create_in_namespace(principal, split_repository_name(name)[0])
+    if principal.is_readonly_superuser and not principal.is_superuser:
+        return action == Action.PULL
+    if principal.is_superuser:
+        return True
+    if action == Action.PULL and repository.visibility == Repository.Visibility.PUBLIC:
+        if not principal.is_anonymous or _registry()["anonymous_pull"]:
+            return True
+    role = repository_role(principal, repository)
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[_REQUIRED_ROLE[action]]
+
+
+def refusal_reason(action: Action, repository: Repository | None, principal: Principal = ANONYMOUS) -> str:
+    """The message a client sees when ``is_allowed`` said no."""
+    return state_refuses(action, repository, principal) or "requested access to the resource is denied"
+
+
+def readable_repositories(principal: Principal) -> Q | None:
+    """A filter on Repository for what ``principal`` may read; None means everything."""
+    if _registry()["open"] or principal.is_superuser or principal.is_readonly_superuser:
+        return None
+    public = Q(visibility=Repository.Visibility.PUBLIC)
+    if principal.is_anonymous:
+        return public if _registry()["anonymous_pull"] else Q(pk__in=[])
+    if principal.kind == "user":
+        return (
+            public
+            | Q(namespace_id=principal.namespace_id)
+            | Q(namespace__organization__teams__role=Team.TeamRole.ADMIN, namespace__organization__teams__members__user_id=principal.id)
+            | Q(permissions__user_id=principal.id)
+            | Q(permissions__team__members__user_id=principal.id)
+        )
+    return (
+        public
+        | Q(namespace__organization__teams__role=Team.TeamRole.ADMIN, namespace__organization__teams__members__robot_id=principal.id)
+        | Q(permissions__robot_id=principal.id)
+        | Q(permissions__team__members__robot_id=principal.id)
+    )
+
+
+def _canonical(name: str) -> str:
+    namespace, path = split_repository_name(name)
+    return f"{namespace}/{path}"

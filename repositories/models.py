@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Namespace
+from accounts.models import Namespace, Robot, User
+from organizations.models import Role, Team
 
 
 class Repository(models.Model):
@@ -177,3 +178,59 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.repository.full_name}:{self.name}"
+
+
+class RepositoryPermission(models.Model):
+    """A role on one repository, granted to exactly one user, robot or team."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="permissions")
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="repository_permissions")
+    robot = models.ForeignKey(Robot, null=True, blank=True, on_delete=models.CASCADE, related_name="repository_permissions")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="repository_permissions")
+    role = models.CharField(max_length=8, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(user__isnull=False, robot__isnull=True, team__isnull=True)
+                    | Q(user__isnull=True, robot__isnull=False, team__isnull=True)
+                    | Q(user__isnull=True, robot__isnull=True, team__isnull=False)
+                ),
+                name="repository_permission_has_one_grantee",
+            ),
+            models.UniqueConstraint(fields=["repository", "user"], condition=Q(user__isnull=False), name="repo_perm_unique_user"),
+            models.UniqueConstraint(fields=["repository", "robot"], condition=Q(robot__isnull=False), name="repo_perm_unique_robot"),
+            models.UniqueConstraint(fields=["repository", "team"], condition=Q(team__isnull=False), name="repo_perm_unique_team"),
+        ]
+
+    @property
+    def grantee(self) -> User | Robot | Team:
+        return self.user or self.robot or self.team  # type: ignore[return-value]
+
+    def __str__(self) -> str:
+        return f"{self.grantee} {self.role} on {self.repository}"
+
+
+class AuditLog(models.Model):
+    """One audited event: who did what, where, from which address. Names are copied so the entry
+    stays readable after the user, robot or repository is gone."""
+
+    kind = models.CharField(max_length=64, db_index=True)
+    performer_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    performer_robot = models.ForeignKey(Robot, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    performer_name = models.CharField(max_length=255, blank=True, default="")
+    namespace_name = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    repository = models.ForeignKey(Repository, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    repository_name = models.CharField(max_length=255, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["repository", "created"], name="auditlog_repo_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created:%Y-%m-%d %H:%M:%S} {self.kind} by {self.performer_name or '(anonymous)'}"

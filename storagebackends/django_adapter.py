@@ -172,10 +172,13 @@ class DjangoStorageBackend:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
-        except OSError as exc:
+        except BaseException as exc:
+            # Whatever failed (the disk, or the caller's chunks mid-way), leave no temporary behind.
             try:
                 os.unlink(temporary)
             except OSError:
                 pass
-            raise StorageError(f"cannot write {path}: {exc}") from exc
+            if isinstance(exc, OSError):
+                raise StorageError(f"cannot write {path}: {exc}") from exc
+            raise
         return size

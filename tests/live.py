@@ -82,6 +82,9 @@ class LiveRegistry:
         data_dir = Path(tempfile.mkdtemp(prefix="moorage-live-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE_") or k in ("MOORAGE_DATABASE_URL", "MOORAGE_REDIS_URL")}
         env.update({"MOORAGE_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "registry_site.settings", "PYTHONUNBUFFERED": "1"})
+        # The conformance and client suites exercise the protocol, not access control: they run
+        # against an open registry. Identity tests pass MOORAGE_REGISTRY_OPEN=false.
+        env["MOORAGE_REGISTRY_OPEN"] = "true"
         registry = cls(data_dir=data_dir, env=env)
         base = database_url if database_url is not None else os.environ.get("MOORAGE_DATABASE_URL")
         url, name = create_database(base)
@@ -128,6 +131,11 @@ class LiveRegistry:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
+
+    def restart(self) -> "LiveRegistry":
+        """Stop the server and start a new process on the same port, data folder and database."""
+        self.stop()
+        return self.start()
 
     def destroy(self) -> None:
         self.stop()

@@ -20,10 +20,10 @@ from common.errors import (
     UnauthorizedError,
     UnavailableError,
 )
-from common.grammar import split_repository_name, validate_repository_name
-from oci.auth import basic_challenge, principal_from_request
+from common.grammar import validate_repository_name
+from oci.auth import bearer_challenge, principal_from_request
 from oci.responses import API_VERSION_HEADER, error_response
-from repositories.access import Action, Principal, is_allowed, refusal_reason
+from repositories.access import Action, Principal, is_allowed, refusal_reason, state_refuses
 from repositories.models import Repository
 from repositories.selectors import repository_find
 from repositories.services.repositories import repository_get_or_create
@@ -71,30 +71,45 @@ class RegistryView(View):
     def principal(request: HttpRequest) -> Principal:
         return request.principal  # type: ignore[attr-defined,no-any-return]
 
-    def authorize(self, request: HttpRequest, action: Action, repository: Repository | None, namespace_name: str = "") -> None:
+    def authorize(self, request: HttpRequest, action: Action, repository: Repository | None, name: str, extra_scopes: tuple[str, ...] = ()) -> None:
+        """Raise 401 (with the Bearer challenge naming the scope this request needs), or 403
+        DENIED (a token lacking the scope also gets the challenge, so the client can ask again)."""
         principal = self.principal(request)
-        if is_allowed(principal, action, repository, namespace_name=namespace_name):
+        if is_allowed(principal, action, repository, name=name):
             return
+        reason = state_refuses(action, repository, principal)
+        if reason:
+            raise DeniedError(reason)
+        scope = " ".join((scope_for(action, name), *extra_scopes))
         if principal.is_anonymous:
-            raise UnauthorizedError(headers=basic_challenge())
-        raise DeniedError(refusal_reason(action, repository))
+            raise UnauthorizedError(headers=bearer_challenge(request, scope))
+        headers = bearer_challenge(request, scope) if principal.grants is not None else {}
+        raise DeniedError(refusal_reason(action, repository, principal), headers=headers)
 
     def repository_for_read(self, request: HttpRequest, name: str, action: Action = Action.PULL) -> Repository:
         validate_repository_name(name)
         repository = repository_find(name=name)
-        self.authorize(request, action, repository, namespace_name=split_repository_name(name)[0])
+        self.authorize(request, action, repository, name)
         if repository is None:
             raise NameUnknownError(detail={"name": name})
         return repository
 
-    def repository_for_push(self, request: HttpRequest, name: str) -> Repository:
+    def repository_for_push(self, request: HttpRequest, name: str, extra_scopes: tuple[str, ...] = ()) -> Repository:
         """The repository to write to, created on first push when the caller may create it."""
         validate_repository_name(name)
         repository = repository_find(name=name)
-        self.authorize(request, Action.PUSH, repository, namespace_name=split_repository_name(name)[0])
+        self.authorize(request, Action.PUSH, repository, name, extra_scopes)
         if repository is None:
-            repository = repository_get_or_create(name=name)
+            repository = repository_get_or_create(name=name, creator=self.principal(request))
         return repository
+
+
+def scope_for(action: Action, name: str) -> str:
+    """The token scope a request needs: pull for reads, pull,push for uploads."""
+    if action == Action.CATALOG:
+        return "registry:catalog:*"
+    actions = {Action.PULL: "pull", Action.PUSH: "pull,push", Action.DELETE: "delete", Action.ADMIN: "*"}[action]
+    return f"repository:{name}:{actions}"
 
 
 def query_int(request: HttpRequest, key: str, *, default: int | None, maximum: int) -> int | None:

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from common.errors import ManifestUnknownError, PayloadTooLargeError
 from oci import metrics
+from oci.auth import request_info
 from oci.responses import OCIResponse, empty
 from oci.streams import read_limited
 from oci.views.base import RegistryView
@@ -16,6 +17,7 @@ from repositories.access import Action
 from repositories.media_types import INDEX_TYPES, MANIFEST_TYPES, platform_matches
 from repositories.models import Manifest, Repository
 from repositories.selectors import manifest_find, manifest_resolve
+from repositories.services.audit import audit_log
 from repositories.services.manifests import manifest_delete, manifest_put
 
 
@@ -58,6 +60,10 @@ class ManifestView(RegistryView):
         response["ETag"] = f'"{manifest.digest}"'
         if not head:
             metrics.PULLS.inc()
+            audit_log(
+                kind="pull_repo", principal=self.principal(request), repository=repository, request=request_info(request),
+                metadata={"reference": reference, "digest": manifest.digest},
+            )
         return response
 
     head = get
@@ -75,6 +81,8 @@ class ManifestView(RegistryView):
             raw=raw,
             content_type=request.META.get("CONTENT_TYPE", ""),
             extra_tags=extra_tags,
+            actor=self.principal(request),
+            request=request_info(request),
         )
         metrics.PUSHES.inc()
         headers = {
@@ -88,5 +96,5 @@ class ManifestView(RegistryView):
 
     def delete(self, request: HttpRequest, name: str, reference: str) -> OCIResponse:
         repository = self.repository_for_read(request, name, Action.DELETE)
-        manifest_delete(repository=repository, reference=reference)
+        manifest_delete(repository=repository, reference=reference, actor=self.principal(request), request=request_info(request))
         return empty(202)

@@ -5,16 +5,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from common.errors import NotFoundError
+from common.errors import NotFoundError, UnauthorizedError
+from oci.auth import bearer_challenge
 from oci.responses import json_response
 from oci.views.base import RegistryView, next_link, query_int
-from repositories.access import Action
+from repositories.access import Action, readable_repositories
 from repositories.selectors import catalog_page
 
 
 class ApiVersionView(RegistryView):
     def get(self, request: HttpRequest) -> HttpResponse:
-        self.authorize(request, Action.PULL, None)
+        if self.principal(request).is_anonymous and not settings.MOORAGE_REGISTRY["open"]:
+            # Clients probe /v2/ first; the challenge tells them where to get a token.
+            raise UnauthorizedError(headers=bearer_challenge(request))
         return json_response({})
 
     head = get
@@ -22,11 +25,11 @@ class ApiVersionView(RegistryView):
 
 class CatalogView(RegistryView):
     def get(self, request: HttpRequest) -> HttpResponse:
-        self.authorize(request, Action.CATALOG, None)
+        self.authorize(request, Action.CATALOG, None, "")
         limits = settings.MOORAGE_LIMITS
         n = query_int(request, "n", default=limits["default_catalog_page_size"], maximum=limits["max_page_size"])
         last = request.GET.get("last") or None
-        page = catalog_page(n=n or 0, last=last)
+        page = catalog_page(n=n or 0, last=last, repository_filter=readable_repositories(self.principal(request)))
         headers = {}
         if page.has_more and page.items:
             headers["Link"] = next_link(request.path, n=n, last=page.items[-1])

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from common.errors import DigestInvalidError, RangeNotSatisfiableError, RegistryError
-from common.grammar import parse_content_range, parse_digest, split_repository_name, validate_repository_name
+from common.grammar import parse_content_range, parse_digest, validate_repository_name
 from oci import metrics
 from oci.responses import empty, error_response
 from oci.streams import has_body, request_body
@@ -56,7 +56,7 @@ def _readable_source(request: HttpRequest, principal, digest: str, source_name: 
         except RegistryError:
             return []
         source = repository_find(name=source_name)
-        if source is None or not is_allowed(principal, Action.PULL, source, namespace_name=split_repository_name(source_name)[0]):
+        if source is None or not is_allowed(principal, Action.PULL, source, name=source_name):
             return []
         return [source]
     now = timezone.now()
@@ -72,12 +72,14 @@ def _readable_source(request: HttpRequest, principal, digest: str, source_name: 
 
 class UploadStartView(RegistryView):
     def post(self, request: HttpRequest, name: str) -> HttpResponse:
-        repository = self.repository_for_push(request, name)
         mount = request.GET.get("mount")
+        source_name = request.GET.get("from")
+        extra_scopes = (f"repository:{source_name}:pull",) if mount and source_name and len(source_name) <= 255 else ()
+        repository = self.repository_for_push(request, name, extra_scopes)
         if mount:
             try:
                 parse_digest(mount)
-                sources = _readable_source(request, self.principal(request), mount, request.GET.get("from"), repository)
+                sources = _readable_source(request, self.principal(request), mount, source_name, repository)
             except DigestInvalidError:
                 sources = []  # the spec: a failed mount falls back to a normal upload
             for source in sources:

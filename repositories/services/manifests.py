@@ -28,6 +28,8 @@ from repositories.media_types import (
 )
 from repositories.models import Blob, Manifest, ManifestBlob, ManifestChild, Repository, Tag
 from repositories.selectors import blob_find_in_repository, manifest_find
+from accounts.principals import Principal
+from repositories.services.audit import RequestInfo, audit_log
 from repositories.services.repositories import repository_touch
 from repositories.services.tags import tag_delete, tag_point
 from repositories.services.uploads import blob_store_bytes
@@ -84,7 +86,8 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
 
 
 def manifest_put(
-    *, repository: Repository, reference: str, raw: bytes, content_type: str, extra_tags: tuple[str, ...] = ()
+    *, repository: Repository, reference: str, raw: bytes, content_type: str, extra_tags: tuple[str, ...] = (),
+    actor: Principal | None = None, request: RequestInfo | None = None,
 ) -> ManifestPutResult:
     """Store a manifest under a tag or its digest, plus any ``extra_tags``.
 
@@ -115,6 +118,10 @@ def manifest_put(
         for name in tags:
             tag_point(repository=repository, name=name, manifest=manifest, now=now)
         repository_touch(repository=repository)
+        audit_log(
+            kind="push_repo", principal=actor, repository=repository, request=request,
+            metadata={"digest": manifest.digest, "tags": tags, "media_type": manifest.media_type},
+        )
         transaction.on_commit(
             lambda: signals.manifest_pushed.send(
                 sender=Manifest, repository_id=repository.id, manifest_id=manifest.id, digest=manifest.digest, tags=tuple(tags)
@@ -161,14 +168,16 @@ def _link(repository: Repository, manifest: Manifest, blobs: list[Blob], childre
     )
 
 
-def manifest_delete(*, repository: Repository, reference: str) -> None:
+def manifest_delete(*, repository: Repository, reference: str, actor: Principal | None = None, request: RequestInfo | None = None) -> None:
     """DELETE by tag removes only that tag; DELETE by digest removes the manifest and every tag on it.
 
     The rows stay (ended and marked deleted) for the time machine until garbage collection.
     """
     if not is_digest_reference(reference):
-        tag_delete(repository=repository, name=reference)
-        repository_touch(repository=repository)
+        with transaction.atomic():
+            tag_delete(repository=repository, name=reference)
+            repository_touch(repository=repository)
+            audit_log(kind="delete_tag", principal=actor, repository=repository, request=request, metadata={"tag": reference})
         return
     parse_digest(reference)
     now = timezone.now()
@@ -184,6 +193,7 @@ def manifest_delete(*, repository: Repository, reference: str) -> None:
         manifest.deleted_at = now
         manifest.save(update_fields=["deleted_at"])
         repository_touch(repository=repository)
+        audit_log(kind="delete_manifest", principal=actor, repository=repository, request=request, metadata={"digest": reference, "tags": [t.name for t in live if not t.hidden]})
         transaction.on_commit(
             lambda: signals.manifest_deleted.send(sender=Manifest, repository_id=repository.id, digest=reference)
         )
