@@ -2,8 +2,9 @@
 
 from celery.schedules import crontab
 
-TASK_MODULES = ("tasks.uploads",)
+TASK_MODULES = ("tasks.uploads", "tasks.identity")
 
 BEAT_SCHEDULE = {
     "remove-stale-uploads": {"task": "registry.uploads.remove_stale", "schedule": crontab(minute=17)},
+    "rotate-signing-keys": {"task": "registry.identity.rotate_signing_keys", "schedule": crontab(minute="*/10")},
 }
