@@ -59,23 +59,23 @@ def _limited(handle: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
 
 
 class BlobView(RegistryView):
-    def head(self, request: HttpRequest, name: str, digest: str) -> HttpResponse:
+    def _blob(self, request: HttpRequest, name: str, digest: str) -> Blob:
         repository = self.repository_for_read(request, name)
         parse_digest(digest)
         blob = blob_find_in_repository(repository=repository, digest=digest)
         if blob is None:
             raise BlobUnknownError(detail={"digest": digest})
+        return blob
+
+    def head(self, request: HttpRequest, name: str, digest: str) -> HttpResponse:
+        blob = self._blob(request, name, digest)
         response = HttpResponse(b"", content_type="application/octet-stream")
         _blob_headers(response, blob)
         response["Content-Length"] = str(blob.size)
         return response
 
     def get(self, request: HttpRequest, name: str, digest: str) -> HttpResponse:
-        repository = self.repository_for_read(request, name)
-        parse_digest(digest)
-        blob = blob_find_in_repository(repository=repository, digest=digest)
-        if blob is None:
-            raise BlobUnknownError(detail={"digest": digest})
+        blob = self._blob(request, name, digest)
 
         byte_range = None
         range_header = request.headers.get("Range")

@@ -100,6 +100,18 @@ class UploadStartView(RegistryView):
         return empty(202, _session_headers(name, upload))
 
 
+def _content_range(request: HttpRequest, upload: BlobUpload) -> tuple[int, int] | None:
+    """The chunk's ``Content-Range``; a malformed one is a 416 that tells where the upload stands."""
+    if "Content-Range" not in request.headers:
+        return None
+    content_range = parse_content_range(request.headers["Content-Range"])
+    if content_range is None:
+        error = RangeNotSatisfiableError("malformed Content-Range")
+        error.upload = upload
+        raise error
+    return content_range
+
+
 class UploadView(RegistryView):
     def render_error(self, request: HttpRequest, error: RegistryError, head: bool) -> HttpResponse:
         # A rejected chunk tells the client where the upload stands so it can resume.
@@ -118,13 +130,7 @@ class UploadView(RegistryView):
 
     def patch(self, request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
         upload = self._upload(request, name, upload_id)
-        content_range = None
-        if "Content-Range" in request.headers:
-            content_range = parse_content_range(request.headers["Content-Range"])
-            if content_range is None:
-                error = RangeNotSatisfiableError("malformed Content-Range")
-                error.upload = upload
-                raise error
+        content_range = _content_range(request, upload)
         before = upload.byte_count
         upload = blob_upload_append(upload=upload, body=request_body(request), content_range=content_range)
         metrics.BYTES_IN.inc(upload.byte_count - before)
@@ -136,13 +142,7 @@ class UploadView(RegistryView):
         if not digest:
             raise DigestInvalidError("the digest query parameter is required to complete an upload")
         parse_digest(digest)
-        content_range = None
-        if "Content-Range" in request.headers:
-            content_range = parse_content_range(request.headers["Content-Range"])
-            if content_range is None:
-                error = RangeNotSatisfiableError("malformed Content-Range")
-                error.upload = upload
-                raise error
+        content_range = _content_range(request, upload)
         before = upload.byte_count
         body = request_body(request) if has_body(request) else None
         blob = blob_upload_complete(upload=upload, digest=digest, body=body, content_range=content_range)
