@@ -9,9 +9,10 @@ from common.errors import DigestInvalidError, NameInvalidError, TagInvalidError
 
 # distribution-spec: <name> components joined by '/', each [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
-DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "latest\n" through.
+NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}\Z")
+DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
 MAX_NAME_LENGTH = 255
 
 #: algorithm -> length of its lowercase hex encoding
@@ -34,6 +35,10 @@ def split_repository_name(name: str) -> tuple[str, str]:
     """
     validate_repository_name(name)
     if "/" not in name:
+        if len(DEFAULT_NAMESPACE) + 1 + len(name) > MAX_NAME_LENGTH:  # the stored full name must fit too
+            raise NameInvalidError(
+                f"name is too long to live in {DEFAULT_NAMESPACE}/", detail={"name": name, "max_length": MAX_NAME_LENGTH - len(DEFAULT_NAMESPACE) - 1}
+            )
         return DEFAULT_NAMESPACE, name
     namespace, _, rest = name.partition("/")
     return namespace, rest
@@ -74,7 +79,7 @@ def is_digest_reference(reference: str) -> bool:
     return ":" in reference
 
 
-_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d+|\*))?$")
+_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d+|\*))?\Z", re.ASCII)
 
 
 def parse_content_range(value: str) -> tuple[int, int] | None:
@@ -88,7 +93,7 @@ def parse_content_range(value: str) -> tuple[int, int] | None:
     return start, end
 
 
-_RANGE_RE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+_RANGE_RE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})\Z", re.ASCII)
 
 
 def parse_byte_range(value: str, size: int) -> tuple[int, int] | None:

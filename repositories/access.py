@@ -107,6 +107,8 @@ def is_allowed(principal: Principal, action: Action, repository: Repository | No
     if _registry()["open"]:
         return True
     if principal.grants is not None:
+        if action == Action.CATALOG:  # names no repository: canonicalising "" would raise NAME_INVALID
+            return _granted_by_token(principal, action, "")
         full_name = repository.full_name if repository is not None else _canonical(name)
         return _granted_by_token(principal, action, full_name)
     if action == Action.CATALOG:

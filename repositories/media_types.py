@@ -89,6 +89,27 @@ def _invalid(message: str, **detail: Any) -> ManifestInvalidError:
     return ManifestInvalidError(message, detail=detail or None)
 
 
+#: RFC 6838 caps type and subtype names at 127 characters each.
+MAX_MEDIA_TYPE_LENGTH = 255
+
+
+def _check_media_type(value: str, where: str) -> None:
+    """Media types end up in database columns: bounded, printable (no NUL, no lone surrogate)."""
+    if len(value) > MAX_MEDIA_TYPE_LENGTH or not value.isprintable():
+        raise _invalid(f"{where} is not a valid media type", value=value[:300].encode("utf-8", "backslashreplace").decode())
+
+
+def _storable(text: str) -> bool:
+    """JSON strings may hold NUL and lone surrogates; databases (PostgreSQL jsonb) refuse both."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(value, dict):
         raise _invalid(f"{where} must be a descriptor object")
@@ -97,6 +118,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     size = value.get("size")
     if not isinstance(media_type, str) or not media_type:
         raise _invalid(f"{where}.mediaType is required")
+    _check_media_type(media_type, f"{where}.mediaType")
     if not isinstance(digest, str):
         raise _invalid(f"{where}.digest is required")
     try:
@@ -128,6 +150,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     artifact_type = value.get("artifactType", "")
     if not isinstance(artifact_type, str):
         raise _invalid(f"{where}.artifactType must be a string")
+    _check_media_type(artifact_type, f"{where}.artifactType")
     return Descriptor(media_type, digest, size, data, tuple(urls), platform, artifact_type, annotations)
 
 
@@ -142,6 +165,8 @@ def parse_manifest(raw: bytes, content_type: str, digest_algorithm: str = "sha25
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _invalid(f"manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _invalid("manifest is nested too deeply") from None
     if not isinstance(body, dict):
         raise _invalid("manifest must be a JSON object")
 
@@ -167,9 +192,12 @@ def parse_manifest(raw: bytes, content_type: str, digest_algorithm: str = "sha25
     annotations = body.get("annotations")
     if annotations is not None and (not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values())):
         raise _invalid("annotations must be an object of strings")
+    if annotations and not all(_storable(k) and _storable(v) for k, v in annotations.items()):
+        raise _invalid("annotations must not contain NUL characters or unpaired surrogates")
     artifact_type = body.get("artifactType", "")
     if not isinstance(artifact_type, str):
         raise _invalid("artifactType must be a string")
+    _check_media_type(artifact_type, "artifactType")
 
     if media_type in INDEX_TYPES:
         manifests = body.get("manifests")

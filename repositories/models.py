@@ -4,7 +4,8 @@ manifests stored byte for byte, and tags as lifetime rows (history, restore, exp
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 from accounts.models import Namespace, Robot, User
 from organizations.models import Role, Team
@@ -174,6 +175,10 @@ class Tag(models.Model):
         indexes = [
             models.Index(fields=["repository", "name", "lifetime_end"], name="tag_history_idx"),
             models.Index(fields=["manifest", "lifetime_end"], name="tag_manifest_idx"),
+            # tags/list pages in the spec's case-insensitive order over live rows only
+            models.Index(
+                F("repository"), Lower("name"), F("name"), condition=Q(lifetime_end__isnull=True), name="tag_live_listing_idx"
+            ),
         ]
 
     def __str__(self) -> str:

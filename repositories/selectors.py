@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from common.errors import ManifestUnknownError, NameUnknownError
@@ -72,11 +73,14 @@ class Page:
 
 
 def tag_names_page(*, repository: Repository, n: int | None, last: str | None) -> Page:
-    """Live tag names in lexical order after ``last``; keyset pagination on the tag index."""
-    query = Tag.objects.filter(live_tags(), repository=repository)
+    """Live tag names after ``last`` in the spec's "lexical order (i.e. case-insensitive
+    alphanumeric order)": by lower-cased name, ties broken by the name itself; keyset pagination
+    on that pair."""
+    query = Tag.objects.filter(live_tags(), repository=repository).annotate(folded=Lower("name"))
     if last:
-        query = query.filter(name__gt=last)
-    names = query.order_by("name").values_list("name", flat=True)
+        # (folded, name) > (last.lower(), last), written so the index can range-scan on folded
+        query = query.filter(folded__gte=last.lower()).exclude(folded=last.lower(), name__lte=last)
+    names = query.order_by("folded", "name").values_list("name", flat=True)
     if n is None:
         return Page(list(names), False)
     fetched = list(names[: n + 1])
@@ -104,6 +108,7 @@ def referrer_manifests(*, repository: Repository, digest: str) -> list[Manifest]
 
 
 def referrers_fallback_tag(digest: str) -> str:
-    """The tag-schema fallback name: ``sha256:abc…`` -> ``sha256-abc…``."""
+    """The tag-schema fallback name ``<alg>-<ref>``: ``sha256:abc…`` -> ``sha256-abc…``, where the
+    spec limits ``<ref>`` to 64 characters (a sha512 subject keeps the first half of its hex)."""
     algorithm, _, encoded = digest.partition(":")
-    return f"{algorithm}-{encoded}"[:128]
+    return f"{algorithm}-{encoded[:64]}"

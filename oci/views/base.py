@@ -44,7 +44,7 @@ class RegistryView(View):
             request.principal = principal_from_request(request)  # type: ignore[attr-defined]
             handler = getattr(self, request.method.lower(), None) if request.method.lower() in self.http_method_names else None
             if handler is None or request.method == "OPTIONS":
-                raise MethodNotAllowedError(detail={"method": request.method})
+                raise MethodNotAllowedError(detail={"method": request.method[:20]})
             response = handler(request, *args, **kwargs)
         except RegistryError as error:
             response = self.render_error(request, error, head)
@@ -61,10 +61,16 @@ class RegistryView(View):
             logger.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(RegistryError("internal server error"), head=head)
         response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+        if response.status_code == 405 and not response.has_header("Allow"):
+            response["Allow"] = self.allowed_methods()  # RFC 9110: a 405 lists what is allowed
         return response
 
     def render_error(self, request: HttpRequest, error: RegistryError, head: bool) -> HttpResponse:
         return error_response(error, head=head)
+
+    def allowed_methods(self) -> str:
+        """The ``Allow`` header a 405 must carry (RFC 9110): the methods this view handles."""
+        return ", ".join(m.upper() for m in self.http_method_names if m != "options" and hasattr(self, m))
 
     # -- helpers for handlers ------------------------------------------------------------------
     @staticmethod

@@ -79,7 +79,8 @@ class BlobView(RegistryView):
 
         byte_range = None
         range_header = request.headers.get("Range")
-        if range_header:
+        # RFC 9110 14.2: a Range in a unit other than bytes MUST be ignored (full 200 response).
+        if range_header and range_header.partition("=")[0].strip().lower() == "bytes":
             byte_range = parse_byte_range(range_header, blob.size)
             if byte_range is None:
                 error = RangeNotSatisfiableError(detail={"range": range_header[:100], "size": blob.size})

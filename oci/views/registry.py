@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from common.errors import NotFoundError, UnauthorizedError
+from common.grammar import validate_repository_name
 from oci.auth import bearer_challenge
 from oci.responses import json_response
 from oci.views.base import RegistryView, next_link, query_int
@@ -29,6 +30,8 @@ class CatalogView(RegistryView):
         limits = settings.MOORAGE_LIMITS
         n = query_int(request, "n", default=limits["default_catalog_page_size"], maximum=limits["max_page_size"])
         last = request.GET.get("last") or None
+        if last:
+            validate_repository_name(last)  # a repository name, as the previous page's Link gave it
         page = catalog_page(n=n or 0, last=last, repository_filter=readable_repositories(self.principal(request)))
         headers = {}
         if page.has_more and page.items:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from common.grammar import validate_tag
 from oci.responses import json_response
 from oci.views.base import RegistryView, next_link, query_int
 from repositories.selectors import tag_names_page
@@ -15,6 +16,8 @@ class TagsListView(RegistryView):
         repository = self.repository_for_read(request, name)
         n = query_int(request, "n", default=None, maximum=settings.MOORAGE_LIMITS["max_page_size"])
         last = request.GET.get("last") or None
+        if last:
+            validate_tag(last)  # the spec: "<tagname> ... MUST be a proper tag"
         if n == 0:
             return json_response({"name": name, "tags": []})
         page = tag_names_page(repository=repository, n=n, last=last)

@@ -117,7 +117,7 @@ class UploadView(RegistryView):
         # A rejected chunk tells the client where the upload stands so it can resume.
         upload = getattr(error, "upload", None)
         if isinstance(error, RangeNotSatisfiableError) and upload is not None:
-            return empty(416, _session_headers(self.kwargs["name"], upload))
+            error.headers.update(_session_headers(self.kwargs["name"], upload))
         return error_response(error, head=head)
 
     def _upload(self, request: HttpRequest, name: str, upload_id: str, action: Action = Action.PUSH) -> BlobUpload:

@@ -38,5 +38,5 @@ def audit_log(
         user_agent=(request.user_agent if request else "")[:512],
         metadata=metadata or {},
     )
-    logger.info("audit %s by %s on %s", kind, principal.display_name, entry.repository_name or namespace_name or "-")
+    logger.debug("audit %s by %s on %s", kind, principal.display_name, entry.repository_name or namespace_name or "-")
     return entry

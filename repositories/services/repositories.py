@@ -64,21 +64,34 @@ def _grant(repository: Repository, role: str, *, user: User | None = None, robot
 
 def _grant_creator_and_defaults(repository: Repository, creator: Principal | None) -> None:
     """The creator gets admin (unless it owns the namespace anyway); then the organization's
-    default permissions apply."""
-    if creator is None or creator.is_anonymous:
+    default permissions apply. ``creator=None`` is an operator (``manage.py set_repository
+    --create``): nobody gets admin, only the rules without an activating user apply."""
+    if creator is not None and creator.is_anonymous:
         return
-    if creator.kind == "user" and creator.namespace_id != repository.namespace_id:
+    if creator is not None and creator.kind == "user" and creator.namespace_id != repository.namespace_id:
         _grant(repository, Role.ADMIN, user=User.objects.get(pk=creator.id))
-    elif creator.kind == "robot":
+    elif creator is not None and creator.kind == "robot":
         _grant(repository, Role.ADMIN, robot=Robot.objects.get(pk=creator.id))
     organization = Organization.objects.filter(namespace_id=repository.namespace_id).first()
     if organization is None:
         return
     prototypes = Prototype.objects.filter(organization=organization).select_related("delegate_user", "delegate_robot", "delegate_team")
+    # As in Quay, a rule for this creator overrides the general rules for the same delegate
+    # (and may grant less); among rules of one kind the strongest role wins.
+    chosen: dict[tuple[int | None, int | None, int | None], Prototype] = {}
     for prototype in prototypes:
-        if prototype.activating_user_id is not None and prototype.activating_user_id != creator.user_id:
+        if prototype.activating_user_id is not None and (creator is None or prototype.activating_user_id != creator.user_id):
             continue
+        delegate = (prototype.delegate_user_id, prototype.delegate_robot_id, prototype.delegate_team_id)
+        current = chosen.get(delegate)
+        if current is None or _precedence(prototype) > _precedence(current):
+            chosen[delegate] = prototype
+    for prototype in chosen.values():
         _grant(repository, prototype.role, user=prototype.delegate_user, robot=prototype.delegate_robot, team=prototype.delegate_team)
+
+
+def _precedence(prototype: Prototype) -> tuple[bool, int]:
+    return prototype.activating_user_id is not None, ROLE_RANK[prototype.role]
 
 
 def repository_touch(*, repository: Repository) -> None:
@@ -102,11 +115,30 @@ def repository_set_state(*, repository: Repository, state: str) -> Repository:
 
 
 def permission_set(*, repository: Repository, role: str, user: User | None = None, robot: Robot | None = None, team: Team | None = None) -> RepositoryPermission:
-    """Give exactly one user, robot or team ``role`` on ``repository`` (replacing their old role)."""
+    """Give exactly one user, robot or team ``role`` on ``repository`` (replacing their old role).
+
+    As in Quay: the namespace's own user is always admin and gets no grant; robots and teams
+    only get permissions on repositories of their own namespace.
+
+    Raises:
+        InvalidRequestError: bad role, not exactly one grantee, or a grantee outside the namespace.
+    """
     if role not in Role.values:
         raise InvalidRequestError(f"role must be one of {', '.join(Role.values)}")
     if sum(x is not None for x in (user, robot, team)) != 1:
         raise InvalidRequestError("a permission names exactly one user, robot or team")
+    if user is not None and user.namespace_id == repository.namespace_id:
+        raise InvalidRequestError("the namespace owner is always admin of its repositories", detail={"user": user.username})
+    if robot is not None and robot.namespace_id != repository.namespace_id:
+        raise InvalidRequestError(
+            f"robot {robot.username} belongs to another namespace; robots get permissions only on their own namespace's repositories",
+            detail={"robot": robot.username},
+        )
+    if team is not None and team.organization.namespace_id != repository.namespace_id:
+        raise InvalidRequestError(
+            f"team {team} belongs to another organization; teams get permissions only on their organization's repositories",
+            detail={"team": str(team)},
+        )
     with transaction.atomic():
         permission, _ = RepositoryPermission.objects.update_or_create(
             repository=repository, user=user, robot=robot, team=team, defaults={"role": role}

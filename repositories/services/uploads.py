@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -71,8 +72,13 @@ def blob_upload_start(*, repository: Repository, algorithm: str = "sha256") -> B
     )
 
 
+#: What an upload id can look like (ours are uuid4 hex); anything else is unknown without a query
+#: (PostgreSQL refuses NUL characters in a query parameter outright).
+_UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+
+
 def blob_upload_get(*, repository: Repository, upload_id: str) -> BlobUpload:
-    upload = BlobUpload.objects.filter(id=upload_id, repository=repository).first() if len(upload_id) <= 64 else None
+    upload = BlobUpload.objects.filter(id=upload_id, repository=repository).first() if _UPLOAD_ID_RE.match(upload_id) else None
     if upload is None:
         raise BlobUploadUnknownError(detail={"upload": upload_id[:64]})
     return upload

@@ -82,6 +82,28 @@ def test_head_of_a_manifest_reports_type_length_and_digest_without_a_body(http, 
         assert response.headers["Content-Type"] == OCI_MANIFEST
 
 
+def test_content_type_parameters_are_ignored(http, registry, name):
+    pushed = push_manifest(http, registry, name, "v1", _oci_image(http, registry, name), f"{OCI_MANIFEST}; charset=utf-8")
+    response = _get(http, registry, name, "v1")
+    assert response.content == pushed.raw
+    assert response.headers["Content-Type"] == OCI_MANIFEST
+
+
+def test_manifest_without_a_media_type_field_takes_its_type_from_content_type(http, registry, name):
+    document = _oci_image(http, registry, name)
+    del document["mediaType"]
+    pushed = push_manifest(http, registry, name, "v1", document, OCI_MANIFEST)
+    _assert_served(_get(http, registry, name, "v1"), pushed)
+
+
+def test_manifest_pushed_to_one_repository_is_not_visible_in_another(http, registry, name):
+    pushed = push_image(http, registry, name, "v1")
+    other = push_image(http, registry, f"{name}-other", "v2")
+    assert other.digest != pushed.digest
+    assert_error(_get(http, registry, f"{name}-other", pushed.digest), 404, "MANIFEST_UNKNOWN")
+    assert_error(_get(http, registry, f"{name}-other", "v1"), 404, "MANIFEST_UNKNOWN")
+
+
 def test_manifest_put_by_digest_is_stored_without_a_tag(http, registry, name):
     pushed = push_manifest(http, registry, name, None, _oci_image(http, registry, name))
     _assert_served(_get(http, registry, name, pushed.digest), pushed)

@@ -165,6 +165,15 @@ def test_put_may_carry_the_final_chunk(http, registry, name):
     assert _pulled(http, registry, name, digest_of(data)) == data
 
 
+def test_final_chunk_in_put_may_omit_content_range(http, registry, name):
+    data = random_bytes(2000)
+    location = start_upload(http, registry, name)
+    patch_chunk(http, location, data[:700], 0)
+    response = http.put(location, params={"digest": digest_of(data)}, data=data[700:], headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code == 201, response.text
+    assert _pulled(http, registry, name, digest_of(data)) == data
+
+
 def test_put_without_a_final_chunk_completes_what_was_patched(http, registry, name):
     data = random_bytes(2000)
     location = start_upload(http, registry, name)
