@@ -17,8 +17,8 @@ from accounts.secrets import PREFIX_LENGTH, token_matches, token_new
 from common.errors import InvalidRequestError, RegistryError
 
 # A namespace is one component of a repository name (the spec's grammar), at most 255 chars.
-NAMESPACE_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
-ROBOT_SHORTNAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+NAMESPACE_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*\Z")
+ROBOT_SHORTNAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}\Z")
 #: last-used times are written at most this often, so a busy token costs no write per request
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -59,7 +59,15 @@ def namespace_create(*, name: str, kind: str) -> Namespace:
 
 
 def user_create(*, username: str, password: str | None, email: str = "", is_superuser: bool = False, is_readonly_superuser: bool = False) -> User:
-    """A user and their personal namespace. ``password=None`` leaves the account without one."""
+    """A user and their personal namespace. ``password=None`` leaves the account without one.
+
+    Raises:
+        InvalidRequestError: a name outside the namespace grammar or longer than a user name may be.
+        NameTakenError: a user or organization already has the name.
+    """
+    max_length = User._meta.get_field("username").max_length or 150
+    if len(username) > max_length:
+        raise InvalidRequestError(f"user names are at most {max_length} characters", detail={"name": username[:100]})
     with transaction.atomic():
         namespace = namespace_create(name=username, kind=Namespace.Kind.USER)
         user = User(

@@ -25,6 +25,7 @@ class OCIResponse(HttpResponse):
 
 def empty(status: int, headers: dict[str, str] | None = None, repeated_headers: Iterable[tuple[str, str]] = ()) -> OCIResponse:
     response = OCIResponse(b"", status=status, repeated_headers=repeated_headers)
+    del response["Content-Type"]  # no body, so no type (Django would claim text/html)
     response["Content-Length"] = "0"
     for key, value in (headers or {}).items():
         response[key] = value

@@ -35,12 +35,31 @@ class RegistryThreadWorker(ThreadWorker):
             except OSError:
                 first = b""
             if first == TLS_HANDSHAKE_RECORD:
-                try:
-                    conn.sock.sendall(TLS_REFUSAL)
-                except OSError:
-                    pass
+                _refuse_tls(conn.sock)
                 return (False, conn)
         return super().handle(conn)
+
+
+def _refuse_tls(sock: socket.socket) -> None:
+    """Read the ClientHello record, then answer. Closing with unread input sends a TCP reset,
+    which can destroy the answer before the client reads it."""
+    try:
+        sock.settimeout(2)
+        header = _read_exactly(sock, 5)  # type, version (2 bytes), length (2 bytes)
+        _read_exactly(sock, int.from_bytes(header[3:5], "big"))
+        sock.sendall(TLS_REFUSAL)
+    except OSError:
+        pass
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 worker_class = RegistryThreadWorker

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "registry_site.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files from STATIC_ROOT in production, no web server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -158,7 +160,7 @@ MOORAGE_METRICS_ENABLED = MOORAGE["metrics"]["enabled"]
 
 # --- celery ---------------------------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = MOORAGE["broker"]["url"] or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = MOORAGE["broker"]["url"] or REDIS_URL or "filesystem://localhost//"  # a host: no kombu warning
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
-"""Operator commands (``run_registry``, ``check_config``, ``config_example``) and their logic.
+"""Operator commands and their logic.
 
-The commands in ``commands/`` only parse arguments and print; the work is done by the
-functions in this package so that ``manage.py`` and the tests can call them directly.
+The commands in ``commands/`` only parse arguments and print. The logic of ``run_registry``
+(``runner``, ``bootstrap``, ``supervisor``, ``banner``) and of ``check_config`` /
+``config_example`` (``config_report``) lives in this package, so that ``manage.py`` and the
+tests can call it directly.
 """

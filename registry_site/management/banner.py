@@ -21,7 +21,7 @@ def _box_chars(stream: TextIO | None) -> str:
 
 def boxed(lines: Sequence[str], stream: TextIO | None = None) -> str:
     """``lines`` framed in a box (Unicode when the terminal can show it, else ASCII)."""
-    top_left, top_right, bottom_left, bottom_right, horizontal, vertical = _box_chars(stream)
+    top_left, top_right, bottom_left, bottom_right, horizontal, vertical = tuple(_box_chars(stream))
     width = max(len(line) for line in lines) + 4
     framed = [f"  {top_left}{horizontal * width}{top_right}"]
     framed += [f"  {vertical}  {line:<{width - 2}}{vertical}" for line in lines]
@@ -40,6 +40,7 @@ def password_box(username: str, password: str, admin_url: str, stream: TextIO | 
             "",
             "This password is shown only this once. Keep it, or change it",
             f"in the admin console: {admin_url}",
+            f"Lost it?  .venv/bin/python manage.py changepassword {username}",
         ],
         stream,
     )
@@ -68,7 +69,7 @@ def ready_banner(facts: BannerFacts) -> str:
         ("admin", f"{facts.base_url}/admin/"),
         ("health", f"{facts.base_url}/health/endtoend"),
         ("metrics", f"{facts.base_url}/metrics"),
-        ("listening", facts.listen),
+        *([("listening", facts.listen)] if not facts.base_url.endswith(facts.listen) else []),
         ("data dir", facts.data_dir),
         ("database", facts.database),
         ("broker", facts.broker),

@@ -25,7 +25,6 @@ from registry_site.management.describe import describe_broker, describe_database
 
 #: Key names whose values never appear in output.
 SECRET_KEYS = frozenset({"secret_key", "password"})
-EXAMPLE_FILE_NAME = "config.example.yaml"
 EXAMPLE_COMMAND = ".venv/bin/python manage.py config_example > config.example.yaml"
 
 Style = Callable[[str], str]
@@ -93,7 +92,8 @@ def _schema_at(schema: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, A
 
 
 _UNEXPECTED_RE = re.compile(r"^Additional properties are not allowed \((.*) (?:was|were) unexpected\)$")
-_LEADING_VALUE_RE = re.compile(r"^('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+_VALIDATOR_WORDINGS = (" is not of type ", " is too short", " is too long", " does not match ", " is not one of ",
+                       " should be non-empty", " is not valid under ")
 _URL_SECRET_RE = re.compile(r"(://[^:/@\s']*:)[^@\s']+@")
 
 
@@ -116,9 +116,14 @@ def _split_unknown_keys(path: str, message: str, schema: Mapping[str, Any]) -> l
 
 
 def _redact(path: str, message: str) -> str:
-    """Never echo a secret: mask the value of secret keys and passwords inside URLs."""
+    """Never echo a secret: drop the value of secret keys, mask passwords inside URLs.
+
+    jsonschema messages start with the offending value; for a secret key everything before the
+    validator's own wording is replaced (searched from the right, as the value may contain it).
+    """
     if path.rsplit(".", 1)[-1] in SECRET_KEYS:
-        message = _LEADING_VALUE_RE.sub("the value", message, count=1)
+        start = max(message.rfind(wording) for wording in _VALIDATOR_WORDINGS)
+        return "the value" + message[start:] if start >= 0 else "the value is invalid"
     return _URL_SECRET_RE.sub(r"\1***@", message)
 
 
@@ -209,14 +214,17 @@ def format_summary(check: ConfigCheck) -> list[str]:
     """A few aligned lines saying where the keys came from and what a valid configuration selects."""
     config = check.config or {}
     data_dir = resolve_data_dir(config["data_dir"])
+    total = len(documented_keys())
     if check.file:
         keys = f"{check.file_keys} in {check.file}" if check.file_keys else f"none in {check.file}"
     else:
         keys = "no config file"
     if check.env_overrides:
         keys += f", {len(check.env_overrides)} from the environment ({', '.join(check.env_overrides)})"
+    if check.file_keys < total:
+        keys += "; every other key takes its default"
     rows = [
-        ("keys set", keys + "; every other key takes its default"),
+        ("keys set", keys),
         ("listens on", f"{config['bind']}:{config['port']}"),
         ("data dir", str(data_dir)),
         ("database", describe_database(config["database"]["url"], data_dir)),

@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any, Callable, Iterator, Mapping
 
 from django.conf import settings
-from django.db import connections
+from django.db import OperationalError, connections
 
 from common.errors import RegistryError
 from registry_site.management.banner import BannerFacts, password_box, ready_banner
@@ -113,6 +113,16 @@ def _signals(handler: Callable[[int], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold stop signals until the block ends (they are delivered right after)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _raise_interrupted(signal_number: int) -> None:
     raise Interrupted(signal.Signals(signal_number).name)
 
@@ -121,39 +131,47 @@ def _set_up(config: Mapping[str, Any], data_dir: Path, write: Write, styles: Sty
     """Every idempotent set-up step, one aligned line each; returns (superuser name, metrics dir)."""
 
     def step(label: str, text: str) -> None:
-        write(f"  {label:<13}{text}")
+        write(f"  {label:<14}{text}")
 
     port_check(config["bind"], config["port"])
     write(styles.success("Moorage") + f": preparing {data_dir}")
 
-    migrations = database_migrate()
-    kind = describe_database(config["database"]["url"], data_dir).split(" ", 1)[0]
+    database = describe_database(config["database"]["url"], data_dir)
+    try:
+        migrations = database_migrate()
+    except OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StartupError(f"cannot use the database {database}: {reason}") from None
+    kind = database.split(" ", 1)[0]
     if migrations.applied:
-        step("database", f"{kind}, applied {migrations.applied} migrations ({migrations.total} in all)")
+        plural = "s" if migrations.applied != 1 else ""
+        step("database", f"{kind}, applied {migrations.applied} migration{plural} ({migrations.total} in all)")
     else:
         step("database", f"{kind}, up to date ({migrations.total} migrations)")
 
-    try:
-        superuser = superuser_prepare(config["admin"])
-    except RegistryError as exc:
-        raise StartupError(
-            f"cannot create the first superuser {config['admin']['user']!r}: {exc.message}; "
-            "choose another name with MOORAGE_ADMIN_USER"
-        ) from None
-    if not superuser.created:
-        step("superuser", f"{superuser.username!r} exists")
-    elif superuser.generated_password:
-        step("superuser", f"created {superuser.username!r} with a generated password:")
-        admin_url = f"http://{_url_host(connect_host(config['bind']), config['port'])}/admin/"
-        write(styles.warning(password_box(superuser.username, superuser.generated_password, admin_url)))
-    else:
-        step("superuser", f"created {superuser.username!r} with the configured password")
+    # A Ctrl-C between creating the user and printing its one-time password would lose it.
+    with _signals_deferred():
+        try:
+            superuser = superuser_prepare(config["admin"])
+        except RegistryError as exc:
+            raise StartupError(
+                f"cannot create the first superuser {config['admin']['user']!r}: {exc.message}; "
+                "choose another name with MOORAGE_ADMIN_USER"
+            ) from None
+        if not superuser.created:
+            step("superuser", f"{superuser.username!r} exists")
+        elif superuser.generated_password:
+            step("superuser", f"created {superuser.username!r} with a generated password:")
+            admin_url = f"http://{_url_host(connect_host(config['bind']), config['port'])}/admin/"
+            write(styles.warning(password_box(superuser.username, superuser.generated_password, admin_url)))
+        else:
+            step("superuser", f"created {superuser.username!r} with the configured password")
 
     static = static_collect_if_needed()
     step("static files", f"collected {static.files} files" if static.collected else f"up to date ({static.files} files)")
 
     metrics_dir = metrics_dir_reset(data_dir)
-    step("metrics", f"multi-process folder {metrics_dir} (cleared)")
+    step("metrics", f"{metrics_dir} (cleared; shared by every process)")
     return superuser.username, metrics_dir
 
 
@@ -161,7 +179,7 @@ def run_registry(*, write: Write, styles: Styles, stop_timeout: float = 30.0) ->
     """Set up, start and supervise the registry; return the process exit code.
 
     Raises StartupError for a precondition the operator must fix (port in use, data folder
-    already served, unusable superuser name).
+    already served, database unreachable, unusable superuser name).
     """
     config = settings.MOORAGE
     data_dir = Path(settings.DATA_DIR)
@@ -179,7 +197,7 @@ def run_registry(*, write: Write, styles: Styles, stop_timeout: float = 30.0) ->
         specs = child_specs(config, data_dir, project_dir)
         env = child_environment(os.environ, project_dir=project_dir, data_dir=data_dir, metrics_dir=metrics_dir)
         supervisor = Supervisor(specs, env=env, cwd=Path.cwd(), emit=write, style_name=styles.label, stop_timeout=stop_timeout)
-        write(f"  {'starting':<13}" + ", ".join(f"{spec.name} ({spec.summary})" for spec in specs))
+        write(f"  {'starting':<14}" + ", ".join(f"{spec.name} ({spec.summary})" for spec in specs))
         become_subreaper()
         with _signals(supervisor.request_stop):
             supervisor.start()

@@ -42,6 +42,10 @@ class ChildSpec:
     summary: str
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}{'es' if noun.endswith('s') else 's'}"
+
+
 def gunicorn_spec(*, bind: str, port: int, server: Mapping[str, Any], log_level: str, conf_path: Path) -> ChildSpec:
     """gunicorn with the project's config file; listen address and sizing from the config."""
     host = f"[{bind}]" if ":" in bind else bind
@@ -54,7 +58,7 @@ def gunicorn_spec(*, bind: str, port: int, server: Mapping[str, Any], log_level:
         "--timeout", str(server["timeout"]),
         "--log-level", log_level.lower(),
     ]
-    return ChildSpec("web", argv, f"gunicorn, {server['workers']} workers x {server['threads']} threads")
+    return ChildSpec("web", argv, f"gunicorn, {_count(server['workers'], 'worker')} x {_count(server['threads'], 'thread')}")
 
 
 def celery_worker_spec(*, concurrency: int, log_level: str) -> ChildSpec:
@@ -63,7 +67,7 @@ def celery_worker_spec(*, concurrency: int, log_level: str) -> ChildSpec:
         sys.executable, "-m", "celery", "--quiet", "--skip-checks", "-A", "registry_site", "worker",
         "--concurrency", str(concurrency), "--loglevel", log_level,
     ]
-    return ChildSpec("worker", argv, f"celery worker, {concurrency} processes")
+    return ChildSpec("worker", argv, f"celery worker, {_count(concurrency, 'process')}")
 
 
 def celery_beat_spec(*, schedule_file: Path, log_level: str) -> ChildSpec:
@@ -156,9 +160,16 @@ class Supervisor:
 
     # -- output --------------------------------------------------------------------------------
     def say(self, text: str) -> None:
-        """Write lines to the console without interleaving them with relayed child output."""
+        """Write lines to the console without interleaving them with relayed child output.
+
+        A console that went away (closed terminal, ``| head``) must not stop the supervision:
+        the output is dropped and the children are still stopped in order.
+        """
         with self._lock:
-            self._emit(text)
+            try:
+                self._emit(text)
+            except OSError:
+                pass
 
     def _relay(self, child: Child) -> None:
         prefix = self._style_name(f"{child.spec.name:<{self._width}} |") + " "
@@ -172,7 +183,7 @@ class Supervisor:
         """Start every child (all forks happen before any relay thread exists)."""
         preexec = _die_with_parent(os.getpid())
         for spec in self.specs:
-            process = subprocess.Popen(  # noqa: S603 - argv built from our own specs
+            process = subprocess.Popen(
                 spec.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec,
             )
@@ -214,7 +225,8 @@ class Supervisor:
             time.sleep(0.1)
         for child in self.children:
             if child.process.poll() is None:
-                self.say(f"{child.spec.name} did not stop in {self.stop_timeout:.0f} s; killing it")
+                why = "second interrupt" if self._force else f"still running after {self.stop_timeout:.0f} s"
+                self.say(f"{child.spec.name}: {why}; killing it")
             # SIGKILL the whole group: the leader if it is still there, and any straggler it left.
             _signal_group(child.pid, signal.SIGKILL)
             child.process.wait()
