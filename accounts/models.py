@@ -103,3 +103,24 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+class BannerMessage(models.Model):
+    """A registry-wide message set by a superuser and shown to every user (Quay's global messages)."""
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    uuid = models.UUIDField(unique=True)
+    content = models.TextField()
+    media_type = models.CharField(max_length=32, default="text/markdown")
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.content[:60]}"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import AppToken, Namespace, Robot, User
 from accounts.principals import Principal
 from accounts.secrets import PREFIX_LENGTH, token_matches, token_new
-from common.errors import InvalidRequestError, RegistryError
+from common.errors import ConflictError, InvalidRequestError, RegistryError
 
 # A namespace is one component of a repository name (the spec's grammar), at most 255 chars.
 NAMESPACE_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*\Z")
@@ -220,3 +220,40 @@ def principal_reload(principal: Principal) -> Principal | None:
         robot = Robot.objects.select_related("namespace").filter(pk=principal.id).first()
         return principal_for_robot(robot) if robot else None
     return principal
+
+
+def user_update(*, user: User, email: str | None = None, password: str | None = None, tag_expiration_s: int | None = None) -> User:
+    """Change a user's e-mail, password or time-machine window (of their namespace)."""
+    fields = []
+    if email is not None:
+        user.email = email
+        fields.append("email")
+    if password is not None:
+        user.set_password(password)
+        fields.append("password")
+    with transaction.atomic():
+        if fields:
+            user.save(update_fields=fields)
+        if tag_expiration_s is not None and user.namespace_id:
+            Namespace.objects.filter(pk=user.namespace_id).update(tag_expiration_s=tag_expiration_s)
+    return user
+
+
+def user_set_enabled(*, user: User, enabled: bool) -> User:
+    user.is_active = enabled
+    user.save(update_fields=["is_active"])
+    return user
+
+
+def user_delete(*, user: User) -> None:
+    """Delete a user and their namespace. Refused while the namespace still has repositories
+    (garbage collection of a whole namespace arrives with the workers issue)."""
+    namespace = user.namespace
+    if namespace is not None and namespace.repositories.exists():
+        raise ConflictError(
+            "the user's namespace still has repositories; delete them first", detail={"namespace": namespace.name}
+        )
+    with transaction.atomic():
+        user.delete()
+        if namespace is not None:
+            namespace.delete()

@@ -133,3 +133,9 @@ class UnavailableError(RegistryError):
 
     def __init__(self, message: str | None = None, detail: Any = None, *, retry_after: int = 5):
         super().__init__(message, detail, headers={"Retry-After": str(retry_after)})
+
+
+class ConflictError(RegistryError):
+    """The request conflicts with the current state (a name in use, something still referenced)."""
+
+    code, http_status, default_message = "CONFLICT", 409, "the request conflicts with the current state"

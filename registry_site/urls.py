@@ -9,6 +9,8 @@ admin.site.index_title = "Registry console"
 
 urlpatterns = [
     path("", include("oci.urls")),
+    path("api/v1/", include("registry_site.api_urls")),
+    path("api-auth/", include("rest_framework.urls")),
     path("health/instance", views.health_instance, name="health-instance"),
     path("health/endtoend", views.health_endtoend, name="health-endtoend"),
     path("metrics", views.metrics, name="metrics"),

@@ -239,3 +239,43 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M:%S} {self.kind} by {self.performer_name or '(anonymous)'}"
+
+
+class Label(models.Model):
+    """A key/value label on a manifest. Labels from the image config (source ``manifest``) are
+    immutable; labels added through the API (``api``) can be deleted."""
+
+    class Source(models.TextChoices):
+        MANIFEST = "manifest", "Manifest"
+        API = "api", "API"
+        INTERNAL = "internal", "Internal"
+
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="labels")
+    uuid = models.UUIDField(unique=True)
+    key = models.CharField(max_length=255)
+    value = models.TextField()
+    media_type = models.CharField(max_length=64, default="text/plain")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key", "id"]
+        indexes = [models.Index(fields=["manifest", "key"], name="label_manifest_key_idx")]
+
+    @property
+    def is_immutable(self) -> bool:
+        return self.source == self.Source.MANIFEST
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class Star(models.Model):
+    """A user's star on a repository."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="stars")
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="stars")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "repository"], name="star_unique")]
