@@ -9,4 +9,5 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include("accounts.api.urls")),
     path("", include("organizations.api.urls")),
+    path("", include("repositories.api.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Routes filled in by the REST API issue (#4)."""
+
+urlpatterns: list = []
