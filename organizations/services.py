@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -12,6 +13,17 @@ from common.errors import InvalidRequestError
 from organizations.models import Organization, Prototype, Role, Team, TeamMember
 
 OWNERS_TEAM = "owners"
+#: Quay's team-name grammar (data/model/team.py): lowercase words joined by '.', '_' or '-', 2-255 chars
+TEAM_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def validate_team_name(name: str) -> str:
+    """Return ``name`` if it is a valid team name; INVALID_REQUEST otherwise."""
+    if not 2 <= len(name) <= 255 or not TEAM_NAME_RE.match(name):
+        raise InvalidRequestError(
+            "team names are 2-255 lowercase letters and digits, optionally separated by '.', '_' or '-'", detail={"name": name[:100]}
+        )
+    return name
 
 
 def organization_create(*, name: str, creator: User | None, email: str = "") -> Organization:
@@ -25,11 +37,22 @@ def organization_create(*, name: str, creator: User | None, email: str = "") -> 
     return organization
 
 
-def team_upsert(*, organization: Organization, name: str, role: str, description: str | None = None) -> Team:
+def team_validate(*, name: str, role: str) -> None:
+    """The checks of ``team_upsert``, for forms that report errors before saving."""
     if role not in Team.TeamRole.values:
         raise InvalidRequestError(f"team role must be one of {', '.join(Team.TeamRole.values)}", detail={"role": role})
-    if not name or len(name) > 255:
-        raise InvalidRequestError("team name must be 1-255 characters")
+    validate_team_name(name)
+    if name == OWNERS_TEAM and role != Team.TeamRole.ADMIN:
+        raise InvalidRequestError("the owners team always has the admin role")  # else the organization could lose every admin
+
+
+def team_upsert(*, organization: Organization, name: str, role: str, description: str | None = None) -> Team:
+    """Create the team ``name`` or change its role (and description, when given).
+
+    Raises:
+        InvalidRequestError: bad role or name, or an attempt to take the admin role from ``owners``.
+    """
+    team_validate(name=name, role=role)
     team, created = Team.objects.get_or_create(organization=organization, name=name, defaults={"role": role, "description": description or ""})
     if not created:
         team.role = role
@@ -45,11 +68,17 @@ def team_delete(*, team: Team) -> None:
     team.delete()
 
 
-def team_member_add(*, team: Team, user: User | None = None, robot: Robot | None = None) -> TeamMember:
+def team_member_validate(*, team: Team, user: User | None = None, robot: Robot | None = None) -> None:
+    """The checks of ``team_member_add``: exactly one of user and robot, and only the organization's robots."""
     if (user is None) == (robot is None):
         raise InvalidRequestError("add either a user or a robot")
     if robot is not None and robot.namespace_id != team.organization.namespace_id:
         raise InvalidRequestError("only robots of the organization can join its teams", detail={"robot": robot.username})
+
+
+def team_member_add(*, team: Team, user: User | None = None, robot: Robot | None = None) -> TeamMember:
+    """Put a user or a robot of the organization in ``team`` (no-op when already there)."""
+    team_member_validate(team=team, user=user, robot=robot)
     try:
         with transaction.atomic():
             return TeamMember.objects.create(team=team, user=user, robot=robot)
@@ -61,18 +90,40 @@ def team_member_remove(*, team: Team, user: User | None = None, robot: Robot | N
     TeamMember.objects.filter(team=team, user=user, robot=robot).delete()
 
 
-def prototype_create(
+def prototype_validate(
     *, organization: Organization, role: str, delegate_user: User | None = None, delegate_robot: Robot | None = None,
-    delegate_team: Team | None = None, activating_user: User | None = None,
-) -> Prototype:
+    delegate_team: Team | None = None,
+) -> None:
+    """The checks of ``prototype_create``: a known role and exactly one delegate of the organization."""
     if role not in Role.values:
         raise InvalidRequestError(f"role must be one of {', '.join(Role.values)}")
     if sum(x is not None for x in (delegate_user, delegate_robot, delegate_team)) != 1:
         raise InvalidRequestError("a default permission names exactly one user, robot or team")
+    if delegate_robot is not None and delegate_robot.namespace_id != organization.namespace_id:
+        raise InvalidRequestError("only robots of the organization can receive its default permissions", detail={"robot": delegate_robot.username})
+    if delegate_team is not None and delegate_team.organization_id != organization.pk:
+        raise InvalidRequestError("only teams of the organization can receive its default permissions", detail={"team": str(delegate_team)})
+
+
+def prototype_create(
+    *, organization: Organization, role: str, delegate_user: User | None = None, delegate_robot: Robot | None = None,
+    delegate_team: Team | None = None, activating_user: User | None = None,
+) -> Prototype:
+    """A default permission: repositories created in ``organization`` later (by ``activating_user``
+    only, when given) grant ``role`` to the delegate. INVALID_REQUEST when ``prototype_validate`` refuses."""
+    prototype_validate(
+        organization=organization, role=role, delegate_user=delegate_user, delegate_robot=delegate_robot, delegate_team=delegate_team
+    )
     return Prototype.objects.create(
         organization=organization, uuid=uuid.uuid4(), role=role, delegate_user=delegate_user,
         delegate_robot=delegate_robot, delegate_team=delegate_team, activating_user=activating_user,
     )
 
 
-__all__ = ["NameTakenError", "organization_create", "team_upsert", "team_delete", "team_member_add", "team_member_remove", "prototype_create"]
+def prototype_delete(*, prototype: Prototype) -> None:
+    """Remove a default permission; repositories created earlier keep the grants it gave them."""
+    prototype.delete()
+
+
+__all__ = ["NameTakenError", "organization_create", "team_upsert", "team_delete", "team_member_add", "team_member_remove", "prototype_create",
+           "prototype_delete", "validate_team_name", "team_validate", "team_member_validate", "prototype_validate"]
