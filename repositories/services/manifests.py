@@ -115,7 +115,8 @@ def manifest_put(
     with transaction.atomic():
         manifest = _manifest_get_or_create(repository, parsed, blobs, children)
         now = timezone.now()
-        for name in tags:
+        # Sorted: two pushes naming the same tags lock their rows in one order, so they cannot deadlock.
+        for name in sorted(tags):
             tag_point(repository=repository, name=name, manifest=manifest, now=now)
         repository_touch(repository=repository)
         audit_log(
