@@ -12,8 +12,15 @@ MAX_DELAY_S = 300
 WINDOW_S = 900
 
 
+#: not an account: every app token is presented under this name, so counting failures per name
+#: would let five wrong tokens lock every user's app-token logins out (the address still counts)
+SHARED_LOGIN_NAMES = frozenset({"$app"})
+
+
 def _keys(username: str, ip: str | None) -> list[tuple[str, int]]:
-    keys = [(f"login-fail:user:{username.lower()[:200]}", USER_THRESHOLD)]
+    keys = []
+    if username not in SHARED_LOGIN_NAMES:
+        keys.append((f"login-fail:user:{username.lower()[:200]}", USER_THRESHOLD))
     if ip:
         keys.append((f"login-fail:ip:{ip}", ADDRESS_THRESHOLD))
     return keys
@@ -42,4 +49,5 @@ def login_failed(*, username: str, ip: str | None) -> None:
 
 
 def login_succeeded(*, username: str, ip: str | None) -> None:
-    cache.delete(_keys(username, None)[0][0])
+    for key, _threshold in _keys(username, None):
+        cache.delete(key)

@@ -132,7 +132,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- cache ----------------------------------------------------------------------------------
 REDIS_URL = MOORAGE["redis"]["url"]
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": MOORAGE["redis"]["key_prefix"]}
+    }
 else:
     # Shared by every process of this host (gunicorn workers, Celery), unlike a per-process cache:
     # login throttling and the Basic-auth cache must see each other's entries.

@@ -85,6 +85,8 @@ class LiveRegistry:
         # The conformance and client suites exercise the protocol, not access control: they run
         # against an open registry. Identity tests pass MOORAGE_REGISTRY_OPEN=false.
         env["MOORAGE_REGISTRY_OPEN"] = "true"
+        # Each server its own cache namespace in the shared Redis (login throttling, Basic cache).
+        env["MOORAGE_REDIS_KEY_PREFIX"] = f"moorage-test-{uuid.uuid4().hex[:10]}"
         registry = cls(data_dir=data_dir, env=env)
         base = database_url if database_url is not None else os.environ.get("MOORAGE_DATABASE_URL")
         url, name = create_database(base)
