@@ -46,7 +46,9 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = MOORAGE["debug"]
 ALLOWED_HOSTS = ["*"]
-USE_X_FORWARDED_HOST = True
+# The token audience and challenge realm come from the Host header unless server_hostname is
+# set; never from X-Forwarded-Host, which any client can send.
+USE_X_FORWARDED_HOST = False
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -7,10 +7,11 @@ admin all ask here. Decision order:
    repositories refuse writes whoever asks.
 2. An open registry (``registry.open``, loopback and CI only) allows everything else.
 3. A bearer token decides by its grants alone (no database query).
-4. Otherwise roles from the database: superusers; global read-only superusers (pull only);
+4. Otherwise roles from the database: superusers;
    public repositories (pull, anonymous too when ``registry.anonymous_pull``); the owner of a
    personal namespace and organization admins (admin); direct and team permissions
-   (read < write < admin). Creating a repository by pushing needs the own namespace, or the admin
+   (read < write < admin); global read-only superusers add pull on everything to their own roles.
+   Creating a repository by pushing needs the own namespace, or the admin
    or creator team role in the organization.
 """
 
@@ -80,7 +81,7 @@ def repository_role(principal: Principal, repository: Repository) -> str | None:
 
 
 def can_create_in_namespace(principal: Principal, namespace_name: str) -> bool:
-    if principal.is_anonymous or principal.is_readonly_superuser:
+    if principal.is_anonymous:
         return False
     namespace = Namespace.objects.filter(name=namespace_name).first()
     if namespace is None:
@@ -115,10 +116,10 @@ def is_allowed(principal: Principal, action: Action, repository: Repository | No
         return not principal.is_anonymous
     if repository is None:
         return action == Action.PUSH and bool(name) and can_create_in_namespace(principal, split_repository_name(name)[0])
-    if principal.is_readonly_superuser and not principal.is_superuser:
-        return action == Action.PULL
     if principal.is_superuser:
         return True
+    if principal.is_readonly_superuser and action == Action.PULL:
+        return True  # reads everything; writes only where their own roles allow (as in Quay)
     if action == Action.PULL and repository.visibility == Repository.Visibility.PUBLIC:
         if not principal.is_anonymous or _registry()["anonymous_pull"]:
             return True

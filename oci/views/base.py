@@ -21,11 +21,12 @@ from common.errors import (
     UnavailableError,
 )
 from common.grammar import validate_repository_name
-from oci.auth import bearer_challenge, principal_from_request
+from oci.auth import bearer_challenge, principal_from_request, request_info
 from oci.responses import API_VERSION_HEADER, error_response
-from repositories.access import Action, Principal, is_allowed, refusal_reason, state_refuses
+from repositories.access import Action, Principal, is_allowed, state_refuses
 from repositories.models import Repository
 from repositories.selectors import repository_find
+from repositories.services.audit import audit_log
 from repositories.services.repositories import repository_get_or_create
 from storagebackends.base import StorageError
 
@@ -83,14 +84,19 @@ class RegistryView(View):
         principal = self.principal(request)
         if is_allowed(principal, action, repository, name=name):
             return
+        registry_reason = state_refuses(action, None, principal)
+        if registry_reason:
+            raise DeniedError(registry_reason)
+        # A repository's state is told only to callers who may read it: anyone else must learn
+        # nothing about a private repository, not even that it exists.
         reason = state_refuses(action, repository, principal)
-        if reason:
+        if reason and is_allowed(principal, Action.PULL, repository, name=name):
             raise DeniedError(reason)
         scope = " ".join((scope_for(action, name), *extra_scopes))
         if principal.is_anonymous:
             raise UnauthorizedError(headers=bearer_challenge(request, scope))
         headers = bearer_challenge(request, scope) if principal.grants is not None else {}
-        raise DeniedError(refusal_reason(action, repository, principal), headers=headers)
+        raise DeniedError(headers=headers)
 
     def repository_for_read(self, request: HttpRequest, name: str, action: Action = Action.PULL) -> Repository:
         validate_repository_name(name)
@@ -107,6 +113,7 @@ class RegistryView(View):
         self.authorize(request, Action.PUSH, repository, name, extra_scopes)
         if repository is None:
             repository = repository_get_or_create(name=name, creator=self.principal(request))
+            audit_log(kind="create_repo", principal=self.principal(request), repository=repository, request=request_info(request))
         return repository
 
 

@@ -9,18 +9,21 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.models import Robot, User
+from accounts.models import AppToken, Robot, User
 from accounts.principals import ANONYMOUS, Principal
 from accounts.registry_tokens import InvalidTokenError, token_issue, token_verify
+from accounts.secrets import PREFIX_LENGTH
 from accounts.services import principal_reload
 from common.errors import InvalidRequestError, RegistryError, TooManyRequestsError, UnauthorizedError
 from common.grammar import validate_repository_name
-from oci.auth import parse_basic, request_info, service_name, verify_credentials
+from oci.auth import BASIC_REALM, parse_basic, request_info, service_name, verify_credentials
 from oci.responses import error_response
 from repositories.access import Action, is_allowed
 from repositories.selectors import repository_find
@@ -120,12 +123,24 @@ def issue_for(request: HttpRequest, principal: Principal, scopes: list[Scope]) -
     return body, access
 
 
-def refresh_token_for(request: HttpRequest, principal: Principal) -> str:
+def refresh_token_for(request: HttpRequest, principal: Principal, secret: str) -> str:
+    """A refresh token that dies with the credential behind it: the password or robot token
+    (``cv``) and, for a login with an app token, that app token (``app``, its row id)."""
+    context = {**_context(principal), "cv": _credential_version(principal)}
+    if principal.via == "app_token":
+        app_token_id = AppToken.objects.filter(token_prefix=secret[:PREFIX_LENGTH], user_id=principal.id).values_list("pk", flat=True).first()
+        context["app"] = app_token_id or 0  # 0 matches no row: fail closed if it vanished meanwhile
     return token_issue(
-        subject=principal.name, audience=service_name(request), access=[],
-        context={**_context(principal), "cv": _credential_version(principal)},
+        subject=principal.name, audience=service_name(request), access=[], context=context,
         lifetime_s=settings.MOORAGE_AUTH["refresh_token_lifetime_s"], token_type="refresh",
     ).token
+
+
+def _app_token_alive(app_token_id: object, user_id: int | None) -> bool:
+    if not isinstance(app_token_id, int):
+        return False
+    unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    return AppToken.objects.filter(unexpired, pk=app_token_id, user_id=user_id).exists()
 
 
 def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
@@ -139,24 +154,26 @@ class TokenView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
             scopes = parse_scopes(request.GET.getlist("scope"))
-            principal = ANONYMOUS
+            principal, secret = ANONYMOUS, ""
             header = request.META.get("HTTP_AUTHORIZATION", "")
             if header:
                 credentials = parse_basic(header)
                 if credentials is None:
                     raise UnauthorizedError("the token service takes HTTP Basic credentials")
-                principal = verify_credentials(request, *credentials)
+                principal, secret = verify_credentials(request, *credentials), credentials[1]
             elif not scopes:
                 raise UnauthorizedError("authentication required")
             body, access = issue_for(request, principal, scopes)
             if not principal.is_anonymous:
                 audit_log(kind="login_success", principal=principal, request=request_info(request), metadata={"via": principal.via, "access": access})
                 if request.GET.get("offline_token") == "true":
-                    body["refresh_token"] = refresh_token_for(request, principal)
+                    body["refresh_token"] = refresh_token_for(request, principal, secret)
             return JsonResponse(body)
         except RegistryError as error:
             if isinstance(error, UnauthorizedError):
-                error.headers.setdefault("WWW-Authenticate", 'Basic realm="Moorage"')
+                # The token service itself takes Basic credentials: never send the client to a
+                # Bearer realm that is this very endpoint.
+                error.headers["WWW-Authenticate"] = f'Basic realm="{BASIC_REALM}"'
             return error_response(error)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -184,6 +201,8 @@ class TokenView(View):
             principal = principal_reload(Principal(kind=context.get("kind", "anonymous"), id=context.get("id"), via="refresh_token"))
             if principal is None or principal.is_anonymous or context.get("cv") != _credential_version(principal):
                 return _oauth_error("invalid_grant", "the refresh token is no longer valid")
+            if "app" in context and not _app_token_alive(context["app"], principal.id):
+                return _oauth_error("invalid_grant", "the app token behind this refresh token was revoked or has expired")
         else:
             return _oauth_error("unsupported_grant_type", "grant_type must be password or refresh_token")
 
@@ -202,7 +221,7 @@ class TokenView(View):
         if grant_type == "refresh_token":
             response["refresh_token"] = request.POST["refresh_token"]
         elif request.POST.get("access_type") == "offline":
-            response["refresh_token"] = refresh_token_for(request, principal)
+            response["refresh_token"] = refresh_token_for(request, principal, request.POST.get("password", ""))
         return JsonResponse(response)
 
 

@@ -30,6 +30,7 @@ from repositories.models import Blob, Manifest, ManifestBlob, ManifestChild, Rep
 from repositories.selectors import blob_find_in_repository, manifest_find
 from accounts.principals import Principal
 from repositories.services.audit import RequestInfo, audit_log
+from repositories.services.labels import manifest_labels_on_push
 from repositories.services.repositories import repository_touch
 from repositories.services.tags import tag_delete, tag_point
 from repositories.services.uploads import blob_store_bytes
@@ -116,8 +117,8 @@ def manifest_put(
         manifest = _manifest_get_or_create(repository, parsed, blobs, children)
         now = timezone.now()
         # Sorted: two pushes naming the same tags lock their rows in one order, so they cannot deadlock.
-        for name in sorted(tags):
-            tag_point(repository=repository, name=name, manifest=manifest, now=now)
+        pointed = [tag_point(repository=repository, name=name, manifest=manifest, now=now) for name in sorted(tags)]
+        manifest_labels_on_push(manifest=manifest, parsed=parsed, blobs=blobs, children=children, tags=pointed, now=now)
         repository_touch(repository=repository)
         audit_log(
             kind="push_repo", principal=actor, repository=repository, request=request,
@@ -186,11 +187,11 @@ def manifest_delete(*, repository: Repository, reference: str, actor: Principal 
         manifest = Manifest.objects.select_for_update().filter(repository=repository, digest=reference, deleted_at__isnull=True).first()
         if manifest is None:
             raise ManifestUnknownError(detail={"name": repository.full_name, "digest": reference})
-        live = Tag.objects.select_for_update().filter(manifest=manifest, lifetime_end__isnull=True)
+        live = list(Tag.objects.select_for_update().filter(manifest=manifest, lifetime_end__isnull=True))
         immutable = [t.name for t in live if t.immutable and not t.hidden]
         if immutable:
             raise TagImmutableError("manifest has immutable tags", detail={"tags": immutable})
-        live.update(lifetime_end=now)
+        Tag.objects.filter(pk__in=[t.pk for t in live]).update(lifetime_end=now)
         manifest.deleted_at = now
         manifest.save(update_fields=["deleted_at"])
         repository_touch(repository=repository)

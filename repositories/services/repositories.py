@@ -1,4 +1,6 @@
-"""Repository writes: creation (on push or on request) with default permissions, visibility, state."""
+"""Repository writes: creation (on push or on request) with default permissions, visibility, state,
+description, deletion, permissions and stars. The ``*_change``/``repository_create``/``repository_delete``
+functions are the REST API's: each owns its transaction and writes its audit-log entry."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ from django.utils import timezone
 from accounts.models import Namespace, Robot, User
 from accounts.principals import Principal
 from accounts.services import NameTakenError, namespace_get_or_create
-from common.errors import InvalidRequestError, NameUnknownError
-from common.grammar import split_repository_name
+from common.errors import ConflictError, InvalidRequestError, NameUnknownError, NotFoundError
+from common.grammar import split_repository_name, validate_repository_name
 from organizations.models import ROLE_RANK, Organization, Prototype, Role, Team
 from organizations.services import organization_create
-from repositories.models import Repository, RepositoryPermission
+from repositories.models import BlobUpload, Manifest, ManifestBlob, ManifestChild, Repository, RepositoryPermission, Star, Tag
+from repositories.services.audit import RequestInfo, audit_log
+from repositories.services.uploads import blob_upload_cancel
 
 
 def canonical_name(name: str) -> str:
@@ -148,3 +152,157 @@ def permission_set(*, repository: Repository, role: str, user: User | None = Non
 
 def permission_remove(*, repository: Repository, user: User | None = None, robot: Robot | None = None, team: Team | None = None) -> int:
     return RepositoryPermission.objects.filter(repository=repository, user=user, robot=robot, team=team).delete()[0]
+
+
+# --- the REST API's writes (audited) ---------------------------------------------------------
+
+
+def repository_create(
+    *, namespace_name: str, name: str, creator: Principal, visibility: str = Repository.Visibility.PRIVATE, description: str = "",
+    request: RequestInfo | None = None,
+) -> Repository:
+    """A new repository ``namespace_name/name`` (``POST /api/v1/repository``); the creator gets admin
+    and the organization's default permissions apply, as for a push.
+
+    Raises:
+        NameInvalidError: a name outside the repository grammar.
+        InvalidRequestError: an unknown visibility.
+        NameUnknownError: the namespace does not exist (the API never creates namespaces).
+        ConflictError: the repository exists.
+    """
+    full_name = f"{namespace_name}/{name}"
+    validate_repository_name(full_name)
+    if visibility not in Repository.Visibility.values:
+        raise InvalidRequestError(f"visibility must be one of {', '.join(Repository.Visibility.values)}", detail={"visibility": visibility})
+    namespace = Namespace.objects.filter(name=namespace_name).first()
+    if namespace is None:
+        raise NameUnknownError(f"namespace {namespace_name} does not exist", detail={"namespace": namespace_name})
+    if Repository.objects.filter(full_name=full_name).exists():
+        raise ConflictError("Repository already exists", detail={"repository": full_name})
+    try:
+        with transaction.atomic():
+            repository = Repository.objects.create(
+                namespace=namespace, name=name, full_name=full_name, visibility=visibility, description=description
+            )
+            _grant_creator_and_defaults(repository, creator)
+            audit_log(
+                kind="create_repo", principal=creator, repository=repository, request=request,
+                metadata={"repo": name, "namespace": namespace_name, "visibility": visibility},
+            )
+    except IntegrityError:  # created at the same moment by another request or a push
+        raise ConflictError("Repository already exists", detail={"repository": full_name}) from None
+    return repository
+
+
+def repository_change_description(*, repository: Repository, description: str, actor: Principal, request: RequestInfo | None = None) -> Repository:
+    with transaction.atomic():
+        repository.description = description
+        repository.save(update_fields=["description", "last_modified"])
+        audit_log(
+            kind="set_repo_description", principal=actor, repository=repository, request=request,
+            metadata={"repo": repository.name, "namespace": repository.namespace.name, "description": description[:1000]},
+        )
+    return repository
+
+
+def repository_change_visibility(*, repository: Repository, visibility: str, actor: Principal, request: RequestInfo | None = None) -> Repository:
+    """``repository_set_visibility`` with its audit entry. INVALID_REQUEST for an unknown visibility."""
+    with transaction.atomic():
+        repository_set_visibility(repository=repository, visibility=visibility)
+        audit_log(
+            kind="change_repo_visibility", principal=actor, repository=repository, request=request,
+            metadata={"repo": repository.name, "namespace": repository.namespace.name, "visibility": visibility},
+        )
+    return repository
+
+
+def repository_change_state(*, repository: Repository, state: str, actor: Principal, request: RequestInfo | None = None) -> Repository:
+    """``repository_set_state`` with its audit entry. INVALID_REQUEST for an unknown state."""
+    with transaction.atomic():
+        repository_set_state(repository=repository, state=state)
+        audit_log(
+            kind="change_repo_state", principal=actor, repository=repository, request=request,
+            metadata={"repo": repository.name, "namespace": repository.namespace.name, "state_changed": state},
+        )
+    return repository
+
+
+def repository_delete(*, repository: Repository, actor: Principal, request: RequestInfo | None = None) -> None:
+    """Delete the repository and every row that belongs to it: tags (with their history),
+    manifests, labels, blob links, permissions, stars, upload sessions.
+
+    Blob bytes stay: blobs are shared between repositories, garbage collection removes the ones no
+    repository uses any more. Partial data of upload sessions is removed after the commit. The
+    repository row is locked first, so a concurrent delete waits and then finds nothing to do;
+    the audit entry keeps the repository's name after the row is gone.
+    """
+    with transaction.atomic():
+        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        if locked is None:
+            return
+        uploads = [
+            BlobUpload(id=upload_id, location=location, storage_state=state)
+            for upload_id, location, state in BlobUpload.objects.filter(repository=locked).values_list("id", "location", "storage_state")
+        ]
+        audit_log(
+            kind="delete_repo", principal=actor, repository=locked, request=request,
+            metadata={"repo": repository.name, "namespace": repository.namespace.name},
+        )
+        # Tags and child links protect manifests; remove them first, then the manifests (labels cascade).
+        Tag.objects.filter(repository=locked).delete()
+        ManifestChild.objects.filter(repository=locked).delete()
+        ManifestBlob.objects.filter(repository=locked).delete()
+        Manifest.objects.filter(repository=locked).delete()
+        locked.delete()
+        transaction.on_commit(lambda: [blob_upload_cancel(upload=upload) for upload in uploads])
+
+
+def _grantee_metadata(user: User | None, robot: Robot | None, team: Team | None) -> dict[str, str]:
+    if team is not None:
+        return {"team": team.name}
+    return {"username": user.username if user is not None else robot.username if robot is not None else ""}
+
+
+def repository_permission_change(
+    *, repository: Repository, role: str, actor: Principal, user: User | None = None, robot: Robot | None = None, team: Team | None = None,
+    request: RequestInfo | None = None,
+) -> RepositoryPermission:
+    """``permission_set`` (same checks, same errors) with its audit entry."""
+    with transaction.atomic():
+        permission = permission_set(repository=repository, role=role, user=user, robot=robot, team=team)
+        audit_log(
+            kind="change_repo_permission", principal=actor, repository=repository, request=request,
+            metadata={**_grantee_metadata(user, robot, team), "repo": repository.name, "namespace": repository.namespace.name, "role": role},
+        )
+    return permission
+
+
+def repository_permission_delete(
+    *, repository: Repository, actor: Principal, user: User | None = None, robot: Robot | None = None, team: Team | None = None,
+    request: RequestInfo | None = None,
+) -> None:
+    """Revoke the direct grant of one user, robot or team.
+
+    Raises:
+        NotFoundError: the grantee holds no direct permission on the repository.
+    """
+    with transaction.atomic():
+        if not permission_remove(repository=repository, user=user, robot=robot, team=team):
+            raise NotFoundError("no such permission on this repository", detail={**_grantee_metadata(user, robot, team), "repository": repository.full_name})
+        audit_log(
+            kind="delete_repo_permission", principal=actor, repository=repository, request=request,
+            metadata={**_grantee_metadata(user, robot, team), "repo": repository.name, "namespace": repository.namespace.name},
+        )
+
+
+def star_add(*, user: User, repository: Repository) -> Star:
+    """Star ``repository`` for ``user`` (no-op when already starred; safe under races)."""
+    try:
+        with transaction.atomic():
+            return Star.objects.create(user=user, repository=repository)
+    except IntegrityError:
+        return Star.objects.get(user=user, repository=repository)
+
+
+def star_remove(*, user: User, repository: Repository) -> None:
+    Star.objects.filter(user=user, repository=repository).delete()
