@@ -49,6 +49,8 @@ class Robot(models.Model):
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="robots")
     shortname = models.CharField(max_length=64)
     description = models.TextField(blank=True, default="")
+    #: free-form JSON an operator attaches to the robot (Quay's ``unstructured_metadata``)
+    unstructured_metadata = models.JSONField(default=dict, blank=True)
     token_prefix = models.CharField(max_length=16, unique=True)
     token_hash = models.CharField(max_length=64)
     created = models.DateTimeField(auto_now_add=True)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import AppToken, Namespace, Robot, User
+from accounts.models import AppToken, BannerMessage, Namespace, Robot, User
 from accounts.principals import Principal
 from accounts.secrets import PREFIX_LENGTH, token_matches, token_new
 from common.errors import ConflictError, InvalidRequestError, RegistryError
@@ -71,7 +71,8 @@ def user_create(*, username: str, password: str | None, email: str = "", is_supe
     with transaction.atomic():
         namespace = namespace_create(name=username, kind=Namespace.Kind.USER)
         user = User(
-            username=username, email=email, namespace=namespace, is_superuser=is_superuser, is_staff=is_superuser,
+            username=username, email=email, namespace=namespace, is_superuser=is_superuser,
+            is_staff=is_superuser or is_readonly_superuser,  # both may enter the admin console
             is_global_readonly_superuser=is_readonly_superuser,
         )
         if password:
@@ -104,7 +105,9 @@ class RobotWithToken:
     token: str  # shown once
 
 
-def robot_create(*, namespace: Namespace, shortname: str, description: str = "", token: str | None = None) -> RobotWithToken:
+def robot_create(
+    *, namespace: Namespace, shortname: str, description: str = "", token: str | None = None, unstructured_metadata: dict | None = None
+) -> RobotWithToken:
     """A robot ``<namespace>+<shortname>``; ``token`` may be supplied (migrations), else generated."""
     if not ROBOT_SHORTNAME_RE.match(shortname):
         raise InvalidRequestError(
@@ -116,7 +119,8 @@ def robot_create(*, namespace: Namespace, shortname: str, description: str = "",
     try:
         with transaction.atomic():
             robot = Robot.objects.create(
-                namespace=namespace, shortname=shortname, description=description, token_prefix=new.prefix, token_hash=new.hash
+                namespace=namespace, shortname=shortname, description=description, token_prefix=new.prefix, token_hash=new.hash,
+                unstructured_metadata=unstructured_metadata or {},
             )
     except IntegrityError:
         raise NameTakenError(f"robot {namespace.name}+{shortname} exists (or its token prefix is in use)") from None
@@ -128,6 +132,11 @@ def robot_regenerate_token(*, robot: Robot) -> RobotWithToken:
     Robot.objects.filter(pk=robot.pk).update(token_prefix=new.prefix, token_hash=new.hash)
     robot.token_prefix, robot.token_hash = new.prefix, new.hash
     return RobotWithToken(robot=robot, token=new.token)
+
+
+def robot_delete(*, robot: Robot) -> None:
+    """Delete a robot with its team memberships and repository permissions; its token stops working."""
+    robot.delete()
 
 
 @dataclass(frozen=True)
@@ -257,3 +266,57 @@ def user_delete(*, user: User) -> None:
         user.delete()
         if namespace is not None:
             namespace.delete()
+
+
+def password_generate() -> str:
+    """A random password for an account a superuser creates without choosing one (shown once)."""
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class UserWithPassword:
+    user: User
+    #: the generated password, shown once; None when the caller chose the password
+    generated_password: str | None
+
+
+def user_create_with_password(*, username: str, email: str = "", password: str | None = None) -> UserWithPassword:
+    """A user with ``password``, or with a generated one returned once (Quay's superuser "create user").
+
+    Raises:
+        InvalidRequestError, NameTakenError: as ``user_create``.
+    """
+    generated = None if password else password_generate()
+    user = user_create(username=username, password=password or generated, email=email)
+    return UserWithPassword(user=user, generated_password=generated)
+
+
+def user_set_superuser(*, user: User, is_superuser: bool) -> User:
+    """Grant or revoke superuser rights (and the Django admin that goes with them)."""
+    user.is_superuser = is_superuser
+    user.is_staff = is_superuser
+    user.save(update_fields=["is_superuser", "is_staff"])
+    return user
+
+
+#: what a banner message's content may be (Quay's global message media types)
+BANNER_MEDIA_TYPES = ("text/plain", "text/markdown")
+
+
+def banner_message_create(*, content: str, media_type: str = "text/markdown", severity: str = BannerMessage.Severity.INFO) -> BannerMessage:
+    """A registry-wide banner message shown to every user.
+
+    Raises:
+        InvalidRequestError: empty content, or an unknown media type or severity.
+    """
+    if not content.strip():
+        raise InvalidRequestError("a message needs content")
+    if media_type not in BANNER_MEDIA_TYPES:
+        raise InvalidRequestError(f"media_type must be one of {', '.join(BANNER_MEDIA_TYPES)}", detail={"media_type": media_type[:64]})
+    if severity not in BannerMessage.Severity.values:
+        raise InvalidRequestError(f"severity must be one of {', '.join(BannerMessage.Severity.values)}", detail={"severity": severity[:64]})
+    return BannerMessage.objects.create(uuid=uuid.uuid4(), content=content, media_type=media_type, severity=severity)
+
+
+def banner_message_delete(*, message: BannerMessage) -> None:
+    message.delete()

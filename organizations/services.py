@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Namespace, Robot, User
 from accounts.services import NameTakenError, namespace_create
-from common.errors import InvalidRequestError
+from common.errors import ConflictError, InvalidRequestError
 from organizations.models import Organization, Prototype, Role, Team, TeamMember
 
 OWNERS_TEAM = "owners"
@@ -35,6 +35,60 @@ def organization_create(*, name: str, creator: User | None, email: str = "") -> 
         if creator is not None:
             TeamMember.objects.create(team=owners, user=creator)
     return organization
+
+
+def organization_update(*, organization: Organization, email: str | None = None, tag_expiration_s: int | None = None) -> Organization:
+    """Change the contact e-mail and/or the time-machine window (of the organization's namespace)."""
+    with transaction.atomic():
+        if email is not None and email != organization.email:
+            organization.email = email
+            organization.save(update_fields=["email"])
+        if tag_expiration_s is not None:
+            Namespace.objects.filter(pk=organization.namespace_id).update(tag_expiration_s=tag_expiration_s)
+            organization.namespace.tag_expiration_s = tag_expiration_s
+    return organization
+
+
+def organization_delete(*, organization: Organization) -> None:
+    """Delete an organization with its teams, robots and default permissions, and free its name.
+
+    Raises:
+        ConflictError: the organization still has repositories (garbage collection of a whole
+            namespace arrives with the workers issue).
+    """
+    namespace = organization.namespace
+    if namespace.repositories.exists():
+        raise ConflictError("the organization still has repositories; delete them first", detail={"organization": namespace.name})
+    with transaction.atomic():
+        organization.delete()
+        namespace.delete()  # cascades to the organization's robots
+
+
+def organization_member_remove(*, organization: Organization, user: User) -> list[str]:
+    """Take ``user`` out of every team of ``organization`` and revoke their direct permissions on
+    its repositories (Quay's "remove member"). Returns the names of the teams they left.
+
+    Raises:
+        ConflictError: the user is the organization's last administrator.
+    """
+    with transaction.atomic():
+        memberships = TeamMember.objects.select_for_update().filter(team__organization=organization, user=user).select_related("team")
+        teams = sorted(membership.team.name for membership in memberships)
+        admin_teams = [m.team_id for m in memberships if m.team.role == Team.TeamRole.ADMIN]
+        if admin_teams and not _other_admins_exist(organization, user=user):
+            raise ConflictError("the organization would be left without an administrator", detail={"member": user.username})
+        TeamMember.objects.filter(team__organization=organization, user=user).delete()
+        user.repository_permissions.filter(repository__namespace_id=organization.namespace_id).delete()
+    return teams
+
+
+def _other_admins_exist(organization: Organization, *, user: User) -> bool:
+    """Whether a user other than ``user`` is in an admin team of ``organization``."""
+    return (
+        TeamMember.objects.filter(team__organization=organization, team__role=Team.TeamRole.ADMIN, user__isnull=False)
+        .exclude(user=user)
+        .exists()
+    )
 
 
 def team_validate(*, name: str, role: str) -> None:
@@ -120,10 +174,19 @@ def prototype_create(
     )
 
 
+def prototype_update(*, prototype: Prototype, role: str) -> Prototype:
+    """Change the role a default permission grants. INVALID_REQUEST for an unknown role."""
+    if role not in Role.values:
+        raise InvalidRequestError(f"role must be one of {', '.join(Role.values)}")
+    prototype.role = role
+    prototype.save(update_fields=["role"])
+    return prototype
+
+
 def prototype_delete(*, prototype: Prototype) -> None:
     """Remove a default permission; repositories created earlier keep the grants it gave them."""
     prototype.delete()
 
 
 __all__ = ["NameTakenError", "organization_create", "team_upsert", "team_delete", "team_member_add", "team_member_remove", "prototype_create",
-           "prototype_delete", "validate_team_name", "team_validate", "team_member_validate", "prototype_validate"]
+           "prototype_delete", "prototype_update", "organization_update", "organization_delete", "organization_member_remove", "validate_team_name", "team_validate", "team_member_validate", "prototype_validate"]

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("repositories.api.urls_repositories")),
     path("", include("repositories.api.urls_tags")),
     path("", include("repositories.api.urls_admin")),
+    path("", include("repositories.api.urls_organizations")),
 ]
