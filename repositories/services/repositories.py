@@ -118,15 +118,8 @@ def repository_set_state(*, repository: Repository, state: str) -> Repository:
     return repository
 
 
-def permission_set(*, repository: Repository, role: str, user: User | None = None, robot: Robot | None = None, team: Team | None = None) -> RepositoryPermission:
-    """Give exactly one user, robot or team ``role`` on ``repository`` (replacing their old role).
-
-    As in Quay: the namespace's own user is always admin and gets no grant; robots and teams
-    only get permissions on repositories of their own namespace.
-
-    Raises:
-        InvalidRequestError: bad role, not exactly one grantee, or a grantee outside the namespace.
-    """
+def permission_validate(*, repository: Repository, role: str, user: User | None = None, robot: Robot | None = None, team: Team | None = None) -> None:
+    """The checks of ``permission_set``, for forms that report errors before saving."""
     if role not in Role.values:
         raise InvalidRequestError(f"role must be one of {', '.join(Role.values)}")
     if sum(x is not None for x in (user, robot, team)) != 1:
@@ -143,6 +136,18 @@ def permission_set(*, repository: Repository, role: str, user: User | None = Non
             f"team {team} belongs to another organization; teams get permissions only on their organization's repositories",
             detail={"team": str(team)},
         )
+
+
+def permission_set(*, repository: Repository, role: str, user: User | None = None, robot: Robot | None = None, team: Team | None = None) -> RepositoryPermission:
+    """Give exactly one user, robot or team ``role`` on ``repository`` (replacing their old role).
+
+    As in Quay: the namespace's own user is always admin and gets no grant; robots and teams
+    only get permissions on repositories of their own namespace.
+
+    Raises:
+        InvalidRequestError: bad role, not exactly one grantee, or a grantee outside the namespace.
+    """
+    permission_validate(repository=repository, role=role, user=user, robot=robot, team=team)
     with transaction.atomic():
         permission, _ = RepositoryPermission.objects.update_or_create(
             repository=repository, user=user, robot=robot, team=team, defaults={"role": role}
@@ -304,5 +309,6 @@ def star_add(*, user: User, repository: Repository) -> Star:
         return Star.objects.get(user=user, repository=repository)
 
 
-def star_remove(*, user: User, repository: Repository) -> None:
-    Star.objects.filter(user=user, repository=repository).delete()
+def star_remove(*, user: User, full_name: str) -> bool:
+    """Remove the user's star from the repository called ``full_name``; whether there was one."""
+    return Star.objects.filter(user=user, repository__full_name=full_name).delete()[0] > 0
