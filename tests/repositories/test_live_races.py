@@ -174,6 +174,7 @@ def test_concurrent_patches_to_one_upload_session_let_exactly_one_win_each_offse
         def patch(session: requests.Session, chunk: bytes) -> requests.Response:
             return session.patch(
                 location,
+                timeout=120,
                 data=chunk,
                 headers={"Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{offset + len(chunk) - 1}"},
             )
