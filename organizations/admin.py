@@ -18,6 +18,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
+from accounts.admin import ConsoleModelAdmin, ConsoleTabularInline
 from accounts.models import Namespace, Robot, User
 from accounts.services import validate_namespace_name
 from common.errors import RegistryError
@@ -72,7 +73,7 @@ class OrganizationCreationForm(forms.ModelForm):
         return name
 
 
-class TeamInline(admin.TabularInline):
+class TeamInline(ConsoleTabularInline):
     model = Team
     fields = ("name", "role", "member_count", "description")
     readonly_fields = fields
@@ -95,7 +96,7 @@ class TeamInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ConsoleModelAdmin):
     """Organizations are added here or with ``manage.py create_org`` and never renamed."""
 
     list_display = ("name", "email", "team_count", "member_count", "robot_count", "repository_count", "created")
@@ -211,7 +212,7 @@ class TeamMemberFormSet(forms.BaseInlineFormSet):
         return {**super().get_form_kwargs(index), "team": self.instance}
 
 
-class TeamMemberInline(admin.TabularInline):
+class TeamMemberInline(ConsoleTabularInline):
     """Members are added or removed, never edited in place."""
 
     model = TeamMember
@@ -233,7 +234,7 @@ class TeamMemberInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ConsoleModelAdmin):
     form = TeamForm
     list_display = ("name", "organization", "role", "member_count", "repository_count", "description")
     list_filter = ("role",)
@@ -311,7 +312,7 @@ class PrototypeForm(forms.ModelForm):
 
 
 @admin.register(Prototype)
-class PrototypeAdmin(admin.ModelAdmin):
+class PrototypeAdmin(ConsoleModelAdmin):
     """Default permissions are added or deleted (also ``manage.py default_permission``), not edited."""
 
     form = PrototypeForm

@@ -15,8 +15,8 @@ class UserUpdateSerializer(serializers.Serializer):
 
 class AppTokenSerializer(serializers.ModelSerializer):
     uuid = serializers.UUIDField(read_only=True)
-    last_accessed = serializers.DateTimeField(source="last_used", read_only=True)
-    expiration = serializers.DateTimeField(source="expires_at", read_only=True)
+    last_accessed = serializers.DateTimeField(source="last_used", read_only=True, allow_null=True)
+    expiration = serializers.DateTimeField(source="expires_at", read_only=True, allow_null=True)
 
     class Meta:
         model = AppToken

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,15 +16,23 @@ from accounts.models import AppToken
 from accounts.services import app_token_create, app_token_revoke
 
 
+_AppTokenList = inline_serializer("AppTokenList", {"tokens": AppTokenSerializer(many=True)})
+_AppTokenCreated = inline_serializer(
+    "AppTokenCreated",
+    {"token": inline_serializer("AppTokenWithCode", {**AppTokenSerializer().get_fields(), "token_code": serializers.CharField(help_text="the secret, shown only in this answer")})},
+)
+_AppTokenOne = inline_serializer("AppTokenOne", {"token": AppTokenSerializer()})
+
+
 class AppTokenListView(APIView):
     permission_classes = [IsUser]
 
-    @extend_schema(responses=AppTokenSerializer(many=True), summary="List your app tokens")
+    @extend_schema(operation_id="listAppTokens", responses=_AppTokenList, summary="List your app tokens")
     def get(self, request: Request) -> Response:
         tokens = AppToken.objects.filter(user=request.user).order_by("-created")
         return Response({"tokens": AppTokenSerializer(tokens, many=True).data})
 
-    @extend_schema(request=AppTokenCreateSerializer, responses={201: AppTokenSerializer}, summary="Create an app token (its secret is shown once)")
+    @extend_schema(operation_id="createAppToken", request=AppTokenCreateSerializer, responses={201: _AppTokenCreated}, summary="Create an app token (its secret is shown once)")
     def post(self, request: Request) -> Response:
         serializer = AppTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -36,12 +45,12 @@ class AppTokenListView(APIView):
 class AppTokenDetailView(APIView):
     permission_classes = [IsUser]
 
-    @extend_schema(responses=AppTokenSerializer, summary="Get one app token (without its secret)")
+    @extend_schema(operation_id="getAppToken", responses=_AppTokenOne, summary="Get one app token (without its secret)")
     def get(self, request: Request, token_uuid: str) -> Response:
         token = get_object_or_404(AppToken, user=request.user, uuid=token_uuid)
         return Response({"token": AppTokenSerializer(token).data})
 
-    @extend_schema(responses={204: OpenApiResponse(description="revoked")}, summary="Revoke an app token")
+    @extend_schema(operation_id="revokeAppToken", responses={204: OpenApiResponse(description="revoked")}, summary="Revoke an app token")
     def delete(self, request: Request, token_uuid: str) -> Response:
         token = get_object_or_404(AppToken, user=request.user, uuid=token_uuid)
         app_token_revoke(app_token=token)

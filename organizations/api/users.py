@@ -62,11 +62,11 @@ def current_user_body(user: User) -> dict:
 class CurrentUserView(APIView):
     permission_classes = [IsUser]
 
-    @extend_schema(responses=_UserResponse, summary="The signed-in user")
+    @extend_schema(operation_id="getLoggedInUser", responses=_UserResponse, summary="The signed-in user")
     def get(self, request: Request) -> Response:
         return Response(current_user_body(request.user))
 
-    @extend_schema(request=UserUpdateSerializer, responses=_UserResponse, summary="Update e-mail, password or time-machine window")
+    @extend_schema(operation_id="changeUserDetails", request=UserUpdateSerializer, responses=_UserResponse, summary="Update e-mail, password or time-machine window")
     def put(self, request: Request) -> Response:
         serializer = UserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -74,7 +74,7 @@ class CurrentUserView(APIView):
         user.refresh_from_db()
         return Response(current_user_body(user))
 
-    @extend_schema(responses={204: OpenApiResponse(description="deleted")}, summary="Delete your account")
+    @extend_schema(operation_id="deleteUser", responses={204: OpenApiResponse(description="deleted")}, summary="Delete your account")
     def delete(self, request: Request) -> Response:
         user_delete(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
