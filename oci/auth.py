@@ -37,8 +37,8 @@ def bearer_challenge(request: HttpRequest, scope: str | None = None) -> dict[str
     return {"WWW-Authenticate": value}
 
 
-def request_info(request: HttpRequest) -> RequestInfo:
-    return RequestInfo(ip=request.META.get("REMOTE_ADDR"), user_agent=request.headers.get("User-Agent", "")[:512])
+def request_info(request: Any) -> RequestInfo:
+    return RequestInfo.of(request)
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:

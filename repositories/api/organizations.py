@@ -117,8 +117,8 @@ def require_org_admin(caller: OrgCaller, *, write: bool) -> None:
     raise PermissionDenied("organization administrator access required")
 
 
-def request_info(request: Request) -> RequestInfo:
-    return RequestInfo(ip=request.META.get("REMOTE_ADDR"), user_agent=request.headers.get("User-Agent", "")[:512])
+def request_info(request: Any) -> RequestInfo:
+    return RequestInfo.of(request)
 
 
 def audit(request: Request, kind: str, namespace_name: str, **metadata: Any) -> None:

@@ -3,6 +3,8 @@ management check, Quay's opaque page tokens, dates and avatars."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import calendar
 import copy
 import hashlib
@@ -48,8 +50,8 @@ class BareRepositoryPathConverter(RepositoryPathConverter):
     regex = rf"{_COMPONENT}/{_COMPONENT}(?:/(?!(?:{_SUBRESOURCES})(?:/|\Z)){_COMPONENT})*"
 
 
-def request_info(request: Request) -> RequestInfo:
-    return RequestInfo(ip=request.META.get("REMOTE_ADDR"), user_agent=request.headers.get("User-Agent", "")[:512])
+def request_info(request: Any) -> RequestInfo:
+    return RequestInfo.of(request)
 
 
 def allowed_ignoring_repository_state(request: Request, action: Action, repository: Repository) -> bool:

@@ -39,8 +39,8 @@ PAGE_SIZE = 100
 _PAGE_SALT = "moorage.superuser.next_page"
 
 
-def request_info(request: Request) -> RequestInfo:
-    return RequestInfo(ip=request.META.get("REMOTE_ADDR"), user_agent=request.headers.get("User-Agent", "")[:512])
+def request_info(request: Any) -> RequestInfo:
+    return RequestInfo.of(request)
 
 
 def audit(request: Request, kind: str, *, namespace_name: str = "", metadata: dict[str, Any] | None = None) -> None:

@@ -30,8 +30,8 @@ REPOSITORY_PARAMETER = OpenApiParameter(
 TAG_PARAMETER = OpenApiParameter("tag", str, OpenApiParameter.PATH, description="The name of the tag.")
 
 
-def request_info(request: Request) -> RequestInfo:
-    return RequestInfo(ip=request.META.get("REMOTE_ADDR"), user_agent=request.headers.get("User-Agent", "")[:512])
+def request_info(request: Any) -> RequestInfo:
+    return RequestInfo.of(request)
 
 
 def format_date(value: datetime | None) -> str | None:

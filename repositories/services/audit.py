@@ -17,6 +17,11 @@ class RequestInfo:
     ip: str | None = None
     user_agent: str = ""
 
+    @classmethod
+    def of(cls, request: Any) -> "RequestInfo":
+        """Where a Django or DRF request came from (its address and user agent)."""
+        return cls(ip=request.META.get("REMOTE_ADDR"), user_agent=request.headers.get("User-Agent", "")[:512])
+
 
 def audit_log(
     *, kind: str, principal: Principal | None, repository: Repository | None = None, namespace_name: str = "",

@@ -19,7 +19,7 @@ from repositories.models import AuditLog, Repository
 from repositories.services.audit import RequestInfo, audit_log
 from repositories.services.repositories import repository_get_or_create
 
-PASSWORD = "correct-horse-battery"
+from tests.api.conftest import PASSWORD  # noqa: E402  (shared with every API test)
 
 
 def make_user(username: str, **flags: bool) -> User:
@@ -62,47 +62,6 @@ def acme_app(acme) -> Repository:
 @pytest.fixture
 def acme_robot(acme) -> RobotWithToken:
     return robot_create(namespace=acme.namespace, shortname="deployer")
-
-
-@pytest.fixture
-def login() -> Callable[[User], APIClient]:
-    """A client signed in with a browser session (the user's password)."""
-
-    def make(user: User) -> APIClient:
-        client = APIClient()
-        assert client.login(username=user.username, password=PASSWORD)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def bearer() -> Callable[..., APIClient]:
-    """A client holding a JWT from /api/v1/token/, optionally limited to ``scope``."""
-
-    def make(user: User, scope: str = "") -> APIClient:
-        client = APIClient()
-        response = client.post("/api/v1/token/", {"username": user.username, "password": PASSWORD, "scope": scope}, format="json")
-        assert response.status_code == 200, response.content
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
-        return client
-
-    return make
-
-
-@pytest.fixture
-def robot_client() -> Callable[[RobotWithToken], APIClient]:
-    def make(robot: RobotWithToken) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {robot.token}")
-        return client
-
-    return make
-
-
-@pytest.fixture
-def anonymous() -> APIClient:
-    return APIClient()
 
 
 def as_principal(user: User) -> Principal:
