@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import AppToken, BannerMessage, Namespace, Robot, User
 from accounts.principals import Principal
 from accounts.secrets import PREFIX_LENGTH, token_matches, token_new
-from common.errors import ConflictError, InvalidRequestError, RegistryError
+from common.errors import ConflictError, InvalidRequestError, NotFoundError, RegistryError
 
 # A namespace is one component of a repository name (the spec's grammar), at most 255 chars.
 NAMESPACE_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*\Z")
@@ -242,15 +242,22 @@ def user_update(*, user: User, email: str | None = None, password: str | None = 
         fields.append("password")
     with transaction.atomic():
         if fields:
-            user.save(update_fields=fields)
+            _save_user(user, fields)
         if tag_expiration_s is not None and user.namespace_id:
             Namespace.objects.filter(pk=user.namespace_id).update(tag_expiration_s=tag_expiration_s)
     return user
 
 
+def _save_user(user: User, fields: list[str]) -> None:
+    """Write ``fields`` of ``user``; NOT_FOUND when someone deleted the user meanwhile (a save
+    would fail with a database error on a vanished row)."""
+    if not User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields}):
+        raise NotFoundError(f"user {user.username} no longer exists", detail={"username": user.username})
+
+
 def user_set_enabled(*, user: User, enabled: bool) -> User:
     user.is_active = enabled
-    user.save(update_fields=["is_active"])
+    _save_user(user, ["is_active"])
     return user
 
 
@@ -294,8 +301,8 @@ def user_create_with_password(*, username: str, email: str = "", password: str |
 def user_set_superuser(*, user: User, is_superuser: bool) -> User:
     """Grant or revoke superuser rights (and the Django admin that goes with them)."""
     user.is_superuser = is_superuser
-    user.is_staff = is_superuser
-    user.save(update_fields=["is_superuser", "is_staff"])
+    user.is_staff = is_superuser or user.is_global_readonly_superuser
+    _save_user(user, ["is_superuser", "is_staff"])
     return user
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DatabaseError, InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -48,6 +49,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             if key.lower() != "www-authenticate":
                 response[key] = value
         return response
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # the database is unreachable or restarting: the client should retry, not give up
+        response = Response(_error_body(503, "unavailable", "the database is temporarily unavailable"), status=503)
+        response["Retry-After"] = "5"
+        return response
+    if isinstance(exc, DatabaseError) and "did not affect any rows" in str(exc):
+        # the row was deleted by a concurrent request between our read and our write
+        return Response(_error_body(409, "conflict", "the object was changed or deleted by another request; retry"), status=409)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a real server error: Django logs it and answers 500 without a trace

@@ -56,7 +56,8 @@ def jwt(registry: LiveRegistry, username: str) -> str:
     return response.json()["access"]
 
 
-@pytest.mark.parametrize("username", ["fuzzroot", "fuzzuser"])
+# The normal user goes first: the superuser's run may disable or delete other users at random.
+@pytest.mark.parametrize("username", ["fuzzuser", "fuzzroot"])
 def test_the_api_conforms_to_its_schema(registry, username, tmp_path):
     token = jwt(registry, username)
     command = [
