@@ -29,6 +29,7 @@ from accounts.services import NAMESPACE_RE, user_create_with_password, user_dele
 from common.errors import InvalidRequestError
 from organizations.models import Organization
 from organizations.services import organization_delete
+from repositories.api.filters import OrganizationFilter, UserFilter, filtered, schema_parameters
 from repositories.models import Blob, Manifest, Repository, Tag
 from repositories.selectors import live_tags
 from repositories.selectors_logs import format_date
@@ -153,11 +154,14 @@ def _user_or_404(username: str) -> User:
 class SuperuserUserListView(APIView):
     permission_classes = [IsSuperuser]
 
-    @extend_schema(operation_id="listAllUsers", parameters=[UserListQuerySerializer], responses=_UserList, summary="List every user (paged)")
+    @extend_schema(
+        operation_id="listAllUsers", parameters=[UserListQuerySerializer, *schema_parameters(UserFilter)], responses=_UserList,
+        summary="List every user (paged; filter by name, e-mail and superuser flags)",
+    )
     def get(self, request: Request) -> Response:
         query = UserListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        users = User.objects.order_by("username")
+        users = filtered(UserFilter, request.query_params, User.objects.order_by("username"))
         if not query.validated_data["disabled"]:
             users = users.filter(is_active=True)
         after = _after(query.validated_data.get("next_page"), "users")
@@ -238,11 +242,14 @@ _OrgList = inline_serializer(
 class SuperuserOrganizationListView(APIView):
     permission_classes = [IsSuperuser]
 
-    @extend_schema(operation_id="listAllOrganizations", parameters=[PageQuerySerializer], responses=_OrgList, summary="List every organization (paged)")
+    @extend_schema(
+        operation_id="listAllOrganizations", parameters=[PageQuerySerializer, *schema_parameters(OrganizationFilter)], responses=_OrgList,
+        summary="List every organization (paged; filter by name or e-mail)",
+    )
     def get(self, request: Request) -> Response:
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        organizations = Organization.objects.select_related("namespace").order_by("namespace__name")
+        organizations = filtered(OrganizationFilter, request.query_params, Organization.objects.select_related("namespace").order_by("namespace__name"))
         after = _after(query.validated_data.get("next_page"), "organizations")
         if after is not None:
             organizations = organizations.filter(namespace__name__gt=after)
