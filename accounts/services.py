@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.credential_epochs import credentials_changed
 from accounts.models import AppToken, BannerMessage, Namespace, Robot, User
 from accounts.principals import Principal
 from accounts.secrets import PREFIX_LENGTH, token_matches, token_new
@@ -131,11 +132,13 @@ def robot_regenerate_token(*, robot: Robot) -> RobotWithToken:
     new = token_new()
     Robot.objects.filter(pk=robot.pk).update(token_prefix=new.prefix, token_hash=new.hash)
     robot.token_prefix, robot.token_hash = new.prefix, new.hash
+    credentials_changed("robot", robot.pk)
     return RobotWithToken(robot=robot, token=new.token)
 
 
 def robot_delete(*, robot: Robot) -> None:
     """Delete a robot with its team memberships and repository permissions; its token stops working."""
+    credentials_changed("robot", robot.pk)
     robot.delete()
 
 
@@ -154,6 +157,7 @@ def app_token_create(*, user: User, title: str, expires_at: datetime | None = No
 
 
 def app_token_revoke(*, app_token: AppToken) -> None:
+    credentials_changed("user", app_token.user_id)
     app_token.delete()
 
 
@@ -253,6 +257,8 @@ def _save_user(user: User, fields: list[str]) -> None:
     would fail with a database error on a vanished row)."""
     if not User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields}):
         raise NotFoundError(f"user {user.username} no longer exists", detail={"username": user.username})
+    if set(fields) & {"password", "is_active", "is_superuser", "is_staff", "is_global_readonly_superuser"}:
+        credentials_changed("user", user.pk)
 
 
 def user_set_enabled(*, user: User, enabled: bool) -> User:
@@ -269,6 +275,7 @@ def user_delete(*, user: User) -> None:
         raise ConflictError(
             "the user's namespace still has repositories; delete them first", detail={"namespace": namespace.name}
         )
+    credentials_changed("user", user.pk)
     with transaction.atomic():
         user.delete()
         if namespace is not None:

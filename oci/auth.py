@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from accounts.credential_epochs import credentials_epoch
 from accounts.principals import ANONYMOUS, Principal
 from accounts.registry_tokens import InvalidTokenError, token_verify
 from accounts.services import credentials_verify
@@ -116,13 +117,19 @@ def principal_from_request(request: HttpRequest) -> Principal:
         key = _basic_cache_key(header)
         cached = cache.get(key)
         if cached is not None:
-            return Principal(**cached)
+            epoch = cached.pop("epoch", None)
+            if epoch == credentials_epoch(cached["kind"], cached["id"]):
+                return Principal(**cached)
         credentials = parse_basic(header)
         if credentials is None:
             raise UnauthorizedError("malformed Basic credentials", headers=bearer_challenge(request))
         principal = verify_credentials(request, *credentials)
         ttl = settings.MOORAGE_AUTH["basic_auth_cache_s"]
         if ttl:
-            cache.set(key, {k: getattr(principal, k) for k in ("kind", "id", "name", "is_superuser", "is_readonly_superuser", "via", "namespace_id")}, ttl)
+            # Who the credentials belong to is known only after verifying, so a change that lands
+            # during this very verification can slip through (for at most the cache lifetime).
+            entry = {k: getattr(principal, k) for k in ("kind", "id", "name", "is_superuser", "is_readonly_superuser", "via", "namespace_id")}
+            entry["epoch"] = credentials_epoch(principal.kind, principal.id)
+            cache.set(key, entry, ttl)
         return principal
     raise UnauthorizedError("unsupported authorization scheme", headers=bearer_challenge(request))
