@@ -8,6 +8,7 @@ Verification needs no database query per request: public keys are cached in the 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,12 +78,23 @@ def signing_keys_prune(now: datetime | None = None) -> int:
     return SigningKey.objects.filter(expires_at__lt=now or timezone.now()).delete()[0]
 
 
+#: kid -> monotonic time until which it is known not to exist (forged kids cost no query each)
+_unknown_kids: dict[str, float] = {}
+UNKNOWN_KID_TTL_S = 30.0
+
+
 def _public_key(kid: str) -> Any:
     key = _public_keys.get(kid)
     if key is not None:
         return key
+    if _unknown_kids.get(kid, 0.0) > time.monotonic():
+        raise InvalidTokenError("unknown signing key")
     row = SigningKey.objects.filter(kid=kid, expires_at__gt=timezone.now()).first()
     if row is None:
+        with _public_keys_lock:
+            if len(_unknown_kids) > 10_000:  # bounded: a flood of random kids cannot grow it forever
+                _unknown_kids.clear()
+            _unknown_kids[kid] = time.monotonic() + UNKNOWN_KID_TTL_S
         raise InvalidTokenError("unknown signing key")
     key = serialization.load_pem_public_key(row.public_key_pem.encode())
     with _public_keys_lock:
@@ -144,4 +156,5 @@ def forget_cached_keys() -> None:
     global _current
     with _public_keys_lock:
         _public_keys.clear()
+        _unknown_kids.clear()
     _current = None

@@ -68,7 +68,8 @@ def _granted_actions(principal: Principal, scope: Scope) -> list[str]:
     granted: list[str] = []
     for action in scope.actions:
         if action == "*":
-            if is_allowed(principal, Action.ADMIN, repository, name=scope.name):
+            # "*" includes push: with pushes disabled registry-wide, only its allowed parts are granted
+            if is_allowed(principal, Action.ADMIN, repository, name=scope.name) and is_allowed(principal, Action.PUSH, repository, name=scope.name):
                 granted.append("*")
                 continue
             candidates = ["pull", "push", "delete"]

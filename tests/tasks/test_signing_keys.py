@@ -53,3 +53,16 @@ def test_pruning_an_expired_key_invalidates_its_tokens():
     assert removed == 1
     with pytest.raises(InvalidTokenError):
         token_verify(token, audience="registry.test")
+
+
+def test_an_unknown_key_id_is_looked_up_once_then_refused_without_queries(django_assert_num_queries):
+    import jwt as pyjwt
+
+    rotate_signing_keys()
+    key = SigningKey.objects.get()
+    forged = pyjwt.encode({"sub": "x", "aud": "registry.test"}, key.private_key_pem, algorithm="RS256", headers={"kid": "no-such-kid"})
+    with pytest.raises(InvalidTokenError):
+        token_verify(forged, audience="registry.test")
+    with django_assert_num_queries(0):
+        with pytest.raises(InvalidTokenError):
+            token_verify(forged, audience="registry.test")
