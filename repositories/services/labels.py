@@ -11,11 +11,13 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.principals import Principal
 from common.errors import InvalidRequestError, NotFoundError
 from repositories.media_types import ParsedManifest
 from repositories.models import Blob, Label, Manifest, Tag
+from repositories.selectors import live_tags
 from repositories.selectors_tags import config_document, config_labels, manifest_label_find
 from repositories.services.audit import RequestInfo, audit_log
 
@@ -98,6 +100,9 @@ def label_add(
         label = Label.objects.create(
             manifest=manifest, uuid=uuid.uuid4(), key=key, value=value, media_type=media_type, source=Label.Source.API
         )
+        if key in EXPIRES_AFTER_KEYS or key in IMMUTABLE_KEYS:
+            # As in Quay, these labels act when added through the API too: on the live tags of the manifest.
+            _apply_to_tags(manifest, {key: value}, list(Tag.objects.filter(live_tags(), manifest=manifest)), timezone.now())
         audit_log(
             kind="manifest_label_add", principal=actor, repository=manifest.repository, request=request,
             metadata={"id": str(label.uuid), "key": key, "value": value[:1024], "manifest_digest": manifest.digest, "media_type": media_type},
@@ -192,6 +197,7 @@ def _apply_to_tags(manifest: Manifest, labels: dict[str, str], tags: list[Tag], 
         return
     expires_after = next((parse_duration(labels[key]) for key in EXPIRES_AFTER_KEYS if key in labels), None)
     if expires_after:
-        Tag.objects.filter(pk__in=[t.pk for t in tags]).update(expires_at=now + expires_after)
+        # an immutable tag never expires
+        Tag.objects.filter(pk__in=[t.pk for t in tags], immutable=False).update(expires_at=now + expires_after)
     elif any(key in labels for key in EXPIRES_AFTER_KEYS):
         logger.info("ignoring an expires-after label that is not <number><s|m|h|d|w> on %s", manifest.digest)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
-from repositories.models import AuditLog, Label, Repository
+from django.utils import timezone
+
+from repositories.models import AuditLog, Label, Repository, Tag
 from repositories.services.repositories import repository_set_visibility
 from tests.api.tags.helpers import manifest_url, push_image, push_index
 
@@ -159,3 +162,20 @@ def test_listing_labels_takes_a_bounded_number_of_queries(world, login, django_a
     with django_assert_max_num_queries(8):
         response = client.get(manifest_url(world, manifest.digest, "/labels"))
     assert len(response.json()["labels"]) == 30
+
+
+def test_an_expires_after_label_added_through_the_api_sets_the_expiry_of_the_live_tags(world, login):
+    manifest = push_image(world.repository, "v1")
+    response = login(world.writer).post(manifest_url(world, manifest.digest, "/labels"), {"key": "quay.expires-after", "value": "2d"}, format="json")
+
+    assert response.status_code == 201, response.content
+    tag = Tag.objects.get(repository=world.repository, name="v1", lifetime_end__isnull=True)
+    assert abs(tag.expires_at - (timezone.now() + timedelta(days=2))) < timedelta(minutes=1)
+
+
+def test_an_immutable_label_added_through_the_api_makes_the_live_tags_immutable(world, login):
+    manifest = push_image(world.repository, "v1")
+    response = login(world.writer).post(manifest_url(world, manifest.digest, "/labels"), {"key": "quay.immutable", "value": "true"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Tag.objects.get(repository=world.repository, name="v1", lifetime_end__isnull=True).immutable
