@@ -151,6 +151,7 @@ _locations = MOORAGE["storage"]["locations"] or {
 }
 for _name, _location in _locations.items():
     _location.setdefault("options", {})
+    _location.setdefault("direct_download", False)
     if _location["driver"] == "filesystem":
         _path = Path(_location["options"].get("location") or DATA_DIR / "blobs" / _name)
         _location["options"]["location"] = str(_path if _path.is_absolute() else (Path.cwd() / _path).resolve())

@@ -1,8 +1,9 @@
 """One adapter from the storage protocol to a django-storages backend.
 
 Filesystem storages expose ``path()``: there, uploads append to a file in place and commit
-with an atomic ``os.replace``, and blob reads can use ``sendfile``. Object stores (S3 multipart
-and friends) are added by the storage issue behind the same methods.
+with an atomic ``os.replace``, and blob reads can use ``sendfile``. On S3 (django-storages'
+``S3Storage``) reads are ranged GETs, uploads are S3 multipart uploads and downloads may be
+redirected to presigned URLs (``storagebackends/s3.py``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,25 @@ import uuid
 from typing import BinaryIO, Iterable, Iterator
 
 from django.core.files.storage import FileSystemStorage, Storage
+from storages.backends.s3 import S3Storage
 
 from storagebackends.base import ObjectNotFound, ObjectStat, StorageError
+from storagebackends.s3 import S3Objects
 
 
 class DjangoStorageBackend:
-    def __init__(self, name: str, storage: Storage) -> None:
+    """The storage protocol over one django-storages backend.
+
+    ``direct_download``: ``redirect_url`` hands out short-lived URLs (presigned on S3) so clients
+    download blobs from the store itself.
+    """
+
+    def __init__(self, name: str, storage: Storage, *, direct_download: bool = False) -> None:
         self.name = name
         self.storage = storage
+        self.direct_download = direct_download
         self._is_local = isinstance(storage, FileSystemStorage)
+        self._s3 = S3Objects(storage) if isinstance(storage, S3Storage) else None
 
     def __repr__(self) -> str:
         return f"<DjangoStorageBackend {self.name} {type(self.storage).__name__}>"
@@ -36,6 +47,8 @@ class DjangoStorageBackend:
 
     # -- reads -----------------------------------------------------------------------------------
     def open(self, path: str, offset: int = 0) -> BinaryIO:
+        if self._s3:
+            return self._s3.open(path, offset)
         try:
             if self._is_local:
                 handle: BinaryIO = open(self._fs(path), "rb")  # noqa: SIM115 - caller closes
@@ -50,6 +63,8 @@ class DjangoStorageBackend:
         return handle
 
     def stat(self, path: str) -> ObjectStat | None:
+        if self._s3:
+            return self._s3.stat(path)
         try:
             if self._is_local:
                 return ObjectStat(size=os.stat(self._fs(path)).st_size)
@@ -65,6 +80,8 @@ class DjangoStorageBackend:
         return self.stat(path) is not None
 
     def delete(self, path: str) -> None:
+        if self._s3:
+            return self._s3.delete(path)
         try:
             if self._is_local:
                 os.unlink(self._fs(path))
@@ -76,6 +93,9 @@ class DjangoStorageBackend:
             raise StorageError(f"cannot delete {path}: {exc}") from exc
 
     def list(self, prefix: str) -> Iterator[str]:
+        if self._s3:
+            yield from self._s3.list(prefix)
+            return
         if self._is_local:
             root = self._fs(prefix)
             for folder, _dirs, files in os.walk(root):
@@ -92,13 +112,17 @@ class DjangoStorageBackend:
             stack.extend(f"{current}/{d}" for d in dirs)
 
     def redirect_url(self, path: str, *, expires_in: int) -> str | None:
-        return None  # filesystem: streamed (zero-copy); signed URLs arrive with object stores
+        if self._s3 and self.direct_download:
+            return self._s3.redirect_url(path, expires_in=expires_in)
+        return None  # streamed (zero-copy from a filesystem)
 
     def local_path(self, path: str) -> str | None:
         return self._fs(path) if self._is_local else None
 
     # -- writes ----------------------------------------------------------------------------------
     def upload_begin(self, upload_path: str) -> dict:
+        if self._s3:
+            return self._s3.upload_begin(upload_path)
         self._require_local()
         target = self._fs(upload_path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -107,6 +131,8 @@ class DjangoStorageBackend:
         return {}
 
     def upload_append(self, upload_path: str, state: dict, offset: int, chunks: Iterable[bytes]) -> tuple[int, dict]:
+        if self._s3:
+            return self._s3.upload_append(upload_path, state, offset, chunks)
         self._require_local()
         target = self._fs(upload_path)
         written = 0
@@ -131,6 +157,8 @@ class DjangoStorageBackend:
         return written, state
 
     def upload_commit(self, upload_path: str, state: dict, final_path: str, size: int) -> None:
+        if self._s3:
+            return self._s3.upload_commit(upload_path, state, final_path, size)
         self._require_local()
         source, target = self._fs(upload_path), self._fs(final_path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -144,6 +172,8 @@ class DjangoStorageBackend:
         self._remove_upload_folder(upload_path)
 
     def upload_abort(self, upload_path: str, state: dict) -> None:
+        if self._s3:
+            return self._s3.upload_abort(upload_path, state)
         if not self._is_local:
             return
         try:
@@ -159,6 +189,8 @@ class DjangoStorageBackend:
             pass
 
     def write_atomic(self, path: str, chunks: Iterable[bytes]) -> int:
+        if self._s3:
+            return self._s3.write_atomic(path, chunks)
         self._require_local()
         target = self._fs(path)
         os.makedirs(os.path.dirname(target), exist_ok=True)

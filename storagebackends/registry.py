@@ -6,12 +6,14 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
+from storages.backends.s3 import S3Storage
 
 from storagebackends.base import StorageBackend
 from storagebackends.django_adapter import DjangoStorageBackend
 
 _DRIVERS = {
     "filesystem": lambda options: FileSystemStorage(**options),
+    "s3": lambda options: S3Storage(**options),
 }
 
 
@@ -19,7 +21,7 @@ _DRIVERS = {
 def get_location(name: str) -> StorageBackend:
     config = settings.MOORAGE_STORAGE_LOCATIONS[name]
     storage = _DRIVERS[config["driver"]](dict(config.get("options", {})))
-    return DjangoStorageBackend(name, storage)
+    return DjangoStorageBackend(name, storage, direct_download=bool(config.get("direct_download", False)))
 
 
 def preferred_location() -> StorageBackend:
