@@ -7,7 +7,6 @@ bodies go out with sendfile.
 import os
 import socket
 
-from gunicorn.http.body import ChunkedReader, LengthReader
 from gunicorn.workers.gthread import ThreadWorker
 
 TLS_HANDSHAKE_RECORD = b"\x16"
@@ -26,9 +25,6 @@ class RegistryThreadWorker(ThreadWorker):
     fall back to HTTP only once the handshake fails. gunicorn would wait for a request line that
     never comes, so every client command stalled for its 10 s handshake timeout while holding a
     thread. A plain 400 to the ClientHello fails the handshake at once.
-
-    It also drops what is left of a request body the application answered without reading (see
-    ``_drain_body``), so an idle keep-alive connection never pins a thread.
     """
 
     def handle(self, conn):
@@ -42,46 +38,6 @@ class RegistryThreadWorker(ThreadWorker):
                 _refuse_tls(conn.sock)
                 return (False, conn)
         return super().handle(conn)
-
-    def handle_request(self, req, conn):
-        keepalive = super().handle_request(req, conn)
-        if keepalive and _body_unread(req) and not _drain_body(req, conn.sock):
-            return False  # too large or too slow to skip: close instead of keeping the connection
-        return keepalive
-
-
-#: an unread request body up to this size is read and dropped after an early answer
-DRAIN_LIMIT = 64 * 1024 * 1024
-DRAIN_TIMEOUT_S = 15
-
-
-def _body_unread(req) -> bool:
-    reader = getattr(req.body, "reader", None)
-    if isinstance(reader, LengthReader):
-        return reader.length > 0
-    if isinstance(reader, ChunkedReader):
-        return reader.parser is not None
-    return False
-
-
-def _drain_body(req, sock: socket.socket) -> bool:
-    """Read and drop the rest of a body the application answered without reading (an error on an
-    upload). gunicorn would otherwise skip it at the start of the *next* request while holding a
-    thread, and then wait there for that next request: a client that keeps such a connection open
-    and idle pins a server thread for good, and enough of them starve the worker."""
-    sock.settimeout(DRAIN_TIMEOUT_S)
-    try:
-        drained = 0
-        while drained <= DRAIN_LIMIT:
-            chunk = req.body.read(1024 * 1024)
-            if not chunk:
-                return True
-            drained += len(chunk)
-        return False
-    except (OSError, ValueError):
-        return False
-    finally:
-        sock.settimeout(None)
 
 
 def _refuse_tls(sock: socket.socket) -> None:
