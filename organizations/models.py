@@ -19,6 +19,14 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
 
 
+def exactly_one_of(*fields: str) -> Q:
+    """A CheckConstraint condition: exactly one of ``fields`` is set (a grant names one grantee)."""
+    condition = Q()
+    for chosen in fields:
+        condition |= Q(**{f"{field}__isnull": field != chosen for field in fields})
+    return condition
+
+
 class Organization(models.Model):
     namespace = models.OneToOneField(Namespace, on_delete=models.PROTECT, related_name="organization")
     email = models.EmailField(blank=True, default="")
@@ -64,7 +72,7 @@ class TeamMember(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(user__isnull=False, robot__isnull=True) | Q(user__isnull=True, robot__isnull=False),
+                condition=exactly_one_of("user", "robot"),
                 name="team_member_is_user_or_robot",
             ),
             models.UniqueConstraint(fields=["team", "user"], condition=Q(user__isnull=False), name="team_member_unique_user"),
@@ -90,11 +98,7 @@ class Prototype(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    Q(delegate_user__isnull=False, delegate_robot__isnull=True, delegate_team__isnull=True)
-                    | Q(delegate_user__isnull=True, delegate_robot__isnull=False, delegate_team__isnull=True)
-                    | Q(delegate_user__isnull=True, delegate_robot__isnull=True, delegate_team__isnull=False)
-                ),
+                condition=exactly_one_of("delegate_user", "delegate_robot", "delegate_team"),
                 name="prototype_has_one_delegate",
             )
         ]

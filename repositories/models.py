@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from accounts.models import Namespace, Robot, User
-from organizations.models import Role, Team
+from organizations.models import Role, Team, exactly_one_of
 
 
 class Repository(models.Model):
@@ -197,11 +197,7 @@ class RepositoryPermission(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    Q(user__isnull=False, robot__isnull=True, team__isnull=True)
-                    | Q(user__isnull=True, robot__isnull=False, team__isnull=True)
-                    | Q(user__isnull=True, robot__isnull=True, team__isnull=False)
-                ),
+                condition=exactly_one_of("user", "robot", "team"),
                 name="repository_permission_has_one_grantee",
             ),
             models.UniqueConstraint(fields=["repository", "user"], condition=Q(user__isnull=False), name="repo_perm_unique_user"),

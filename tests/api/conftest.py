@@ -8,9 +8,33 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.services import RobotWithToken
+from accounts.services import RobotWithToken, user_create
 
 PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str, **flags: bool) -> User:
+    return user_create(username=username, password=PASSWORD, email=f"{username}@example.test", **flags)
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def root(db) -> User:
+    return make_user("root", is_superuser=True)
+
+
+@pytest.fixture
+def auditor(db) -> User:
+    return make_user("auditor", is_readonly_superuser=True)
 
 
 @pytest.fixture

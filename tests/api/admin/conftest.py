@@ -19,31 +19,7 @@ from repositories.models import AuditLog, Repository
 from repositories.services.audit import RequestInfo, audit_log
 from repositories.services.repositories import repository_get_or_create
 
-from tests.api.conftest import PASSWORD  # noqa: E402  (shared with every API test)
-
-
-def make_user(username: str, **flags: bool) -> User:
-    return user_create(username=username, password=PASSWORD, email=f"{username}@example.test", **flags)
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return make_user("bob")
-
-
-@pytest.fixture
-def root(db) -> User:
-    return make_user("root", is_superuser=True)
-
-
-@pytest.fixture
-def auditor(db) -> User:
-    return make_user("auditor", is_readonly_superuser=True)
+from tests.api.conftest import PASSWORD, make_user  # noqa: E402,F401  (shared with every API test)
 
 
 @pytest.fixture

@@ -16,36 +16,12 @@ from organizations.services import organization_create, team_member_add, team_up
 from repositories.models import AuditLog, Repository
 from repositories.services.repositories import repository_get_or_create
 
-from tests.api.conftest import PASSWORD  # noqa: E402  (shared with every API test)
-
-
-def make_user(username: str, **flags: bool) -> User:
-    return user_create(username=username, password=PASSWORD, email=f"{username}@example.test", **flags)
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return make_user("bob")
+from tests.api.conftest import PASSWORD, make_user  # noqa: E402,F401  (shared with every API test)
 
 
 @pytest.fixture
 def carol(db) -> User:
     return make_user("carol")
-
-
-@pytest.fixture
-def root(db) -> User:
-    return make_user("root", is_superuser=True)
-
-
-@pytest.fixture
-def auditor(db) -> User:
-    return make_user("auditor", is_readonly_superuser=True)
 
 
 @pytest.fixture
