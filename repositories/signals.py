@@ -6,3 +6,20 @@ from django.dispatch import Signal
 manifest_pushed = Signal()
 #: sent with ``repository_id`` and ``digest`` after a manifest is deleted
 manifest_deleted = Signal()
+
+#: sent after commit with ``event`` (a notification event name: ``repo_push``,
+#: ``repo_image_expiry``, ``vulnerability_found``, ``repo_mirror_sync_*``, ``quota_warning``,
+#: ``quota_error``, ...), ``namespace_id``, ``repository_id`` (None for namespace-wide events)
+#: and ``payload`` (a JSON-able dict in Quay's event-data shape)
+registry_event = Signal()
+
+
+def emit_registry_event(event: str, *, namespace_id: int, repository_id: int | None = None, payload: dict) -> None:
+    """Announce ``event`` once the current transaction commits (at once outside one)."""
+    from django.db import transaction
+
+    transaction.on_commit(
+        lambda: registry_event.send(
+            sender=None, event=event, namespace_id=namespace_id, repository_id=repository_id, payload=payload
+        )
+    )

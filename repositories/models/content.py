@@ -10,6 +10,8 @@ from django.db.models.functions import Lower
 from accounts.models import Namespace, Robot, User
 from organizations.models import Role, Team, exactly_one_of
 
+__all__ = ['Repository', 'Blob', 'BlobPlacement', 'UploadedBlob', 'BlobUpload', 'Manifest', 'ManifestBlob', 'ManifestChild', 'Tag', 'RepositoryPermission', 'AuditLog', 'Label', 'Star']
+
 
 class Repository(models.Model):
     class Visibility(models.TextChoices):

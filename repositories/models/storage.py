@@ -1,0 +1,3 @@
+"""Models for storage (filled in by the issue that needs them)."""
+
+__all__: list[str] = []
