@@ -528,3 +528,6 @@ class AppTokenAdmin(ConsoleModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AppToken]) -> None:
         for token in queryset.select_related("user"):
             self.delete_model(request, token)
+
+# Admin pages of the other model modules (repositories/models/*.py).
+from repositories import admin_lifecycle, admin_logs, admin_notifications, admin_storage  # noqa: E402,F401

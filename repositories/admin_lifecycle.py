@@ -1,0 +1,1 @@
+"""Admin pages for lifecycle models (registered by the issue that adds them)."""
