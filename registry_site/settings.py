@@ -186,6 +186,18 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# One queue per kind of work, so a backlog of one (a mirror storm, a scan backlog) never starves
+# another; workers consume all of them unless started with -Q.
+CELERY_TASK_QUEUES_NAMES = ("default", "gc", "notifications", "mirror", "scan", "replication", "builds")
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "registry.gc.*": {"queue": "gc"},
+    "registry.notifications.*": {"queue": "notifications"},
+    "registry.mirror.*": {"queue": "mirror"},
+    "registry.scan.*": {"queue": "scan"},
+    "registry.storage.*": {"queue": "replication"},
+    "registry.builds.*": {"queue": "builds"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- REST API -------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from django.dispatch import Signal
 manifest_pushed = Signal()
 #: sent with ``repository_id`` and ``digest`` after a manifest is deleted
 manifest_deleted = Signal()
+#: sent with ``repository_id`` after a repository was marked deleted (its purge is queued)
+repository_deleted = Signal()
 
 #: sent after commit with ``event`` (a notification event name: ``repo_push``,
 #: ``repo_image_expiry``, ``vulnerability_found``, ``repo_mirror_sync_*``, ``quota_warning``,

@@ -6,4 +6,4 @@ class TasksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tasks import receivers  # noqa: F401  (connects the domain signals)
+        from tasks import receivers, run_records  # noqa: F401  (connects the domain and Celery signals)

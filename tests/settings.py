@@ -17,3 +17,7 @@ os.environ.setdefault("MOORAGE_REDIS_KEY_PREFIX", f"moorage-test-{os.getpid()}-{
 from registry_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users in unit tests
+
+# Queued work stays in this process's memory: unit tests call the task's service themselves.
+CELERY_BROKER_URL = "memory://localhost/"
+CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from django.conf import settings
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 try:
@@ -66,6 +68,7 @@ def celery_worker_spec(*, concurrency: int, log_level: str) -> ChildSpec:
     argv = [
         sys.executable, "-m", "celery", "--quiet", "--skip-checks", "-A", "registry_site", "worker",
         "--concurrency", str(concurrency), "--loglevel", log_level,
+        "--queues", ",".join(settings.CELERY_TASK_QUEUES_NAMES),
     ]
     return ChildSpec("worker", argv, f"celery worker, {_count(concurrency, 'process')}")
 

@@ -13,6 +13,13 @@ from organizations.models import Role, Team, exactly_one_of
 __all__ = ['Repository', 'Blob', 'BlobPlacement', 'UploadedBlob', 'BlobUpload', 'Manifest', 'ManifestBlob', 'ManifestChild', 'Tag', 'RepositoryPermission', 'AuditLog', 'Label', 'Star']
 
 
+class LiveRepositoryManager(models.Manager):
+    """Repositories that are not being purged (a deleted repository disappears at once)."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Repository(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Public"
@@ -33,6 +40,13 @@ class Repository(models.Model):
     description = models.TextField(blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     last_modified = models.DateTimeField(auto_now=True)
+    #: Set when the repository is deleted: it is renamed out of the way (its name is free again)
+    #: and hidden from every lookup, and its content is purged in the background.
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = LiveRepositoryManager()
+    #: including repositories waiting to be purged (garbage collection, the admin)
+    all_objects = models.Manager()
 
     class Meta:
         verbose_name_plural = "repositories"

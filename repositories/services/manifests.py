@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from common.errors import (
@@ -113,7 +113,22 @@ def manifest_put(
         raise DigestInvalidError("manifest digest does not match the reference", detail={"reference": reference, "actual": parsed.digest})
 
     blobs, children = _check_references(repository, parsed)
+    try:
+        return _manifest_store(repository, parsed, blobs, children, tags, actor, request)
+    except IntegrityError:
+        # A referenced blob or child manifest was garbage-collected between the check and the
+        # commit (the foreign key refused the link): nothing was stored. Check again: what is
+        # gone raises MANIFEST_BLOB_UNKNOWN; if it came back meanwhile, store once more.
+        blobs, children = _check_references(repository, parsed)
+        return _manifest_store(repository, parsed, blobs, children, tags, actor, request)
+
+
+def _manifest_store(
+    repository: Repository, parsed: ParsedManifest, blobs: list[Blob], children: list[Manifest], tags: list[str],
+    actor: Principal | None, request: RequestInfo | None,
+) -> ManifestPutResult:
     with transaction.atomic():
+        _hold_references(blobs, children)
         manifest = _manifest_get_or_create(repository, parsed, blobs, children)
         now = timezone.now()
         # Sorted: two pushes naming the same tags lock their rows in one order, so they cannot deadlock.
@@ -130,6 +145,30 @@ def manifest_put(
             )
         )
     return ManifestPutResult(manifest=manifest, tags=tuple(tags), subject_digest=parsed.subject.digest if parsed.subject else "")
+
+
+def _hold_references(blobs: list[Blob], children: list[Manifest]) -> None:
+    """Share-lock the referenced blob and child-manifest rows until the push commits.
+
+    The garbage collector deletes a row only under FOR UPDATE after checking nothing references
+    it, so it waits for this push and then sees its links. A row already gone raises
+    IntegrityError (the caller checks the references again). On SQLite the transaction holds
+    the database's write lock (BEGIN IMMEDIATE), so the existence check is enough.
+    """
+    for model, rows in ((Blob, blobs), (Manifest, children)):
+        ids = sorted({row.pk for row in rows})
+        if not ids:
+            continue
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id FROM {model._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids]
+                )
+                found = {row[0] for row in cursor.fetchall()}
+        else:
+            found = set(model.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        if len(found) != len(ids):
+            raise IntegrityError(f"a referenced {model.__name__} was garbage-collected during the push")
 
 
 def _manifest_get_or_create(repository: Repository, parsed: ParsedManifest, blobs: list[Blob], children: list[Manifest]) -> Manifest:

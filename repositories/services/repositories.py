@@ -14,9 +14,9 @@ from common.errors import ConflictError, InvalidRequestError, NameUnknownError, 
 from common.grammar import split_repository_name, validate_repository_name
 from organizations.models import ROLE_RANK, Organization, Prototype, Role, Team
 from organizations.services import organization_create
-from repositories.models import BlobUpload, Manifest, ManifestBlob, ManifestChild, Repository, RepositoryPermission, Star, Tag
+from repositories import signals
+from repositories.models import Repository, RepositoryPermission, Star
 from repositories.services.audit import RequestInfo, audit_log
-from repositories.services.uploads import blob_upload_cancel
 
 
 def canonical_name(name: str) -> str:
@@ -233,33 +233,27 @@ def repository_change_state(*, repository: Repository, state: str, actor: Princi
 
 
 def repository_delete(*, repository: Repository, actor: Principal, request: RequestInfo | None = None) -> None:
-    """Delete the repository and every row that belongs to it: tags (with their history),
-    manifests, labels, blob links, permissions, stars, upload sessions.
+    """Delete a repository: it disappears at once (renamed out of the way, so its name is free
+    again, and hidden from every lookup) and its content is purged in the background
+    (``services.gc.repository_purge``, queued after the commit).
 
-    Blob bytes stay: blobs are shared between repositories, garbage collection removes the ones no
-    repository uses any more. Partial data of upload sessions is removed after the commit. The
-    repository row is locked first, so a concurrent delete waits and then finds nothing to do;
-    the audit entry keeps the repository's name after the row is gone.
+    The repository row is locked first, so a concurrent delete waits and then finds nothing to
+    do; the audit entry keeps the repository's name.
     """
     with transaction.atomic():
         locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
         if locked is None:
             return
-        uploads = [
-            BlobUpload(id=upload_id, location=location, storage_state=state)
-            for upload_id, location, state in BlobUpload.objects.filter(repository=locked).values_list("id", "location", "storage_state")
-        ]
         audit_log(
             kind="delete_repo", principal=actor, repository=locked, request=request,
             metadata={"repo": repository.name, "namespace": repository.namespace.name},
         )
-        # Tags and child links protect manifests; remove them first, then the manifests (labels cascade).
-        Tag.objects.filter(repository=locked).delete()
-        ManifestChild.objects.filter(repository=locked).delete()
-        ManifestBlob.objects.filter(repository=locked).delete()
-        Manifest.objects.filter(repository=locked).delete()
-        locked.delete()
-        transaction.on_commit(lambda: [blob_upload_cancel(upload=upload) for upload in uploads])
+        tombstone = f"~deleted~{locked.pk}"
+        Repository.all_objects.filter(pk=locked.pk).update(
+            deleted_at=timezone.now(), name=tombstone, full_name=f"{repository.namespace.name}/{tombstone}"
+        )
+        # Stop new writes into it at once: its upload sessions are cancelled by the purge.
+        transaction.on_commit(lambda: signals.repository_deleted.send(sender=Repository, repository_id=locked.pk))
 
 
 def _grantee_metadata(user: User | None, robot: Robot | None, team: Team | None) -> dict[str, str]:

@@ -229,7 +229,6 @@ def blob_upload_complete(
     except BaseException:
         _release(upload, token)
         raise
-    blob_link_to_repository(repository=upload.repository, blob=blob)
     BlobUpload.objects.filter(id=upload.id).delete()
     return blob
 
@@ -245,48 +244,67 @@ def blob_upload_monolithic(*, repository: Repository, digest: str, body: BodyStr
         raise
 
 
+def _locked_blob(digest: str, size: int) -> Blob:
+    """The ``Blob`` row for ``digest``, created if needed, locked until the transaction ends.
+
+    The garbage collector deletes a blob only under this same lock, so while it is held the
+    blob's row, placements and bytes stay; if the collector removed the row first, a new one
+    is made and the caller stores the bytes again.
+    """
+    for _attempt in range(5):
+        blob = Blob.objects.select_for_update().filter(digest=digest).first()
+        if blob is not None:
+            return blob
+        try:
+            with transaction.atomic():
+                return Blob.objects.create(digest=digest, size=size)
+        except IntegrityError:  # created by a concurrent upload of the same content: lock that one
+            continue
+    raise UnavailableError("could not store the blob: too much contention on its row; retry")
+
+
+def _placed(blob: Blob, backend_name: str) -> bool:
+    if not BlobPlacement.objects.filter(blob=blob, location=backend_name).exists():
+        return False
+    return get_location(backend_name).exists(blob_path(blob.digest))
+
+
 def _store_blob(upload: BlobUpload, digest: str) -> Blob:
-    """Move the verified upload into content-addressed storage (or drop it if already there)."""
+    """Move the verified upload into content-addressed storage (or drop it if already there)
+    and link the blob to the upload's repository, all under the blob's row lock."""
     backend = get_location(upload.location)
-    existing = Blob.objects.filter(digest=digest).first()
-    if existing is not None and BlobPlacement.objects.filter(blob=existing, location=backend.name).exists():
-        if backend.exists(blob_path(digest)):
+    with transaction.atomic():
+        blob = _locked_blob(digest, upload.byte_count)
+        if _placed(blob, backend.name):
             backend.upload_abort(upload_path(upload.id), upload.storage_state)
-            return existing
-    try:
-        backend.upload_commit(upload_path(upload.id), upload.storage_state, blob_path(digest), upload.byte_count)
-    except StorageError as exc:
-        raise UnavailableError(f"storage unavailable: {exc}") from exc
-    blob = existing or _blob_get_or_create(digest, upload.byte_count)
-    BlobPlacement.objects.get_or_create(blob=blob, location=backend.name)
+        else:
+            try:
+                backend.upload_commit(upload_path(upload.id), upload.storage_state, blob_path(digest), upload.byte_count)
+            except StorageError as exc:
+                raise UnavailableError(f"storage unavailable: {exc}") from exc
+            BlobPlacement.objects.get_or_create(blob=blob, location=backend.name)
+        _link(upload.repository, blob)
     return blob
-
-
-def _blob_get_or_create(digest: str, size: int) -> Blob:
-    try:
-        with transaction.atomic():
-            return Blob.objects.get_or_create(digest=digest, defaults={"size": size})[0]
-    except IntegrityError:
-        return Blob.objects.get(digest=digest)
 
 
 def blob_store_bytes(*, repository: Repository, data: bytes, digest: str) -> Blob:
     """Store a small blob known in full (the empty JSON config, a descriptor's ``data``)."""
     backend = preferred_location()
-    blob = Blob.objects.filter(digest=digest).first()
-    if blob is None or not BlobPlacement.objects.filter(blob=blob, location=backend.name).exists():
-        try:
-            backend.write_atomic(blob_path(digest), [data])
-        except StorageError as exc:
-            raise UnavailableError(f"storage unavailable: {exc}") from exc
-        blob = blob or _blob_get_or_create(digest, len(data))
-        BlobPlacement.objects.get_or_create(blob=blob, location=backend.name)
-    blob_link_to_repository(repository=repository, blob=blob)
+    with transaction.atomic():
+        blob = _locked_blob(digest, len(data))
+        if not _placed(blob, backend.name):
+            try:
+                backend.write_atomic(blob_path(digest), [data])
+            except StorageError as exc:
+                raise UnavailableError(f"storage unavailable: {exc}") from exc
+            BlobPlacement.objects.get_or_create(blob=blob, location=backend.name)
+        _link(repository, blob)
     return blob
 
 
-def blob_link_to_repository(*, repository: Repository, blob: Blob) -> None:
-    """Make ``blob`` visible in ``repository`` for the grace period (or extend it)."""
+def _link(repository: Repository, blob: Blob) -> None:
+    """Link ``blob`` to ``repository`` for the grace period (or extend it). The caller holds the
+    blob's row lock, so the collector cannot remove the blob under the new link."""
     expires = timezone.now() + _link_grace()
     updated = UploadedBlob.objects.filter(repository=repository, blob=blob).update(expires_at=expires)
     if not updated:
@@ -295,6 +313,19 @@ def blob_link_to_repository(*, repository: Repository, blob: Blob) -> None:
                 UploadedBlob.objects.create(repository=repository, blob=blob, expires_at=expires)
         except IntegrityError:
             UploadedBlob.objects.filter(repository=repository, blob=blob).update(expires_at=expires)
+
+
+def blob_link_to_repository(*, repository: Repository, blob: Blob) -> Blob:
+    """Make ``blob`` visible in ``repository`` for the grace period (or extend it).
+
+    Raises BLOB_UNKNOWN when the blob was garbage-collected meanwhile.
+    """
+    with transaction.atomic():
+        locked = Blob.objects.select_for_update().filter(pk=blob.pk).first()
+        if locked is None:
+            raise BlobUnknownError(detail={"digest": blob.digest})
+        _link(repository, locked)
+    return locked
 
 
 def blob_upload_cancel(*, upload: BlobUpload) -> None:
@@ -313,8 +344,10 @@ def blob_mount(*, repository: Repository, digest: str, source: Repository) -> Bl
     blob = blob_find_in_repository(repository=source, digest=digest)
     if blob is None or not BlobPlacement.objects.filter(blob=blob).exists():
         return None
-    blob_link_to_repository(repository=repository, blob=blob)
-    return blob
+    try:
+        return blob_link_to_repository(repository=repository, blob=blob)
+    except BlobUnknownError:  # collected a moment ago: the client uploads it instead
+        return None
 
 
 def blob_delete(*, repository: Repository, digest: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from repositories.models import AuditLog, Blob, BlobUpload, Manifest, Repository, RepositoryPermission, Star, Tag
+from repositories.services.gc import repository_purge
 from repositories.services.uploads import BodyStream, blob_upload_append, blob_upload_start
 from storagebackends.registry import reset_cache
 from tests.factories import BlobFactory, ManifestBlobFactory, ManifestFactory, TagFactory
@@ -105,7 +106,14 @@ def test_an_admin_deletes_the_repository_and_everything_in_it(session_client, wo
     Star.objects.create(user=world.users["tess"], repository=world.repos["web"])
     response = session_client("olga").delete(WEB)
     assert response.status_code == 204
+    # Gone at once for every lookup, its name free again; the content goes with the purge task.
     assert not Repository.objects.filter(full_name="acme/web").exists()
+    assert session_client("olga").get(WEB).status_code == 404
+    hidden = Repository.all_objects.get(pk=world.repos["web"].pk)
+    assert hidden.deleted_at is not None and hidden.full_name == f"acme/~deleted~{hidden.pk}"
+    assert repository_purge(repository_id=hidden.pk) is True
+    assert repository_purge(repository_id=hidden.pk) is False  # idempotent
+    assert not Repository.all_objects.filter(pk=hidden.pk).exists()
     assert not Manifest.objects.filter(repository_id=world.repos["web"].pk).exists()
     assert not RepositoryPermission.objects.filter(repository_id=world.repos["web"].pk).exists()
     assert Blob.objects.count() == 2  # bytes are left to garbage collection
@@ -130,6 +138,7 @@ def test_deleting_a_repository_removes_its_upload_sessions_and_their_partial_dat
     assert any((storage_root / "uploads" / upload.id).rglob("*"))
     with django_capture_on_commit_callbacks(execute=True):
         assert session_client("olga").delete(WEB).status_code == 204
+    assert repository_purge(repository_id=world.repos["web"].pk)
     assert not BlobUpload.objects.filter(id=upload.id).exists()
     assert not any(p.is_file() for p in (storage_root / "uploads").rglob("*"))
 
