@@ -328,6 +328,22 @@ def blob_link_to_repository(*, repository: Repository, blob: Blob) -> Blob:
     return locked
 
 
+def blob_hold_for_push(*, repository: Repository, blob: Blob) -> bool:
+    """A client asked whether the repository has ``blob`` (HEAD) and will now skip uploading it:
+    keep it linked for the grace period, so the garbage collector cannot delete it between this
+    answer and the manifest PUT that references it. Writes only when the link is missing or
+    past half its grace, so repeated HEADs cost a read. Returns False when the blob was
+    collected meanwhile (the caller answers 404 and the client uploads it)."""
+    fresh_until = timezone.now() + _link_grace() / 2
+    if UploadedBlob.objects.filter(repository=repository, blob=blob, expires_at__gt=fresh_until).exists():
+        return True
+    try:
+        blob_link_to_repository(repository=repository, blob=blob)
+    except BlobUnknownError:
+        return False
+    return True
+
+
 def blob_upload_cancel(*, upload: BlobUpload) -> None:
     """Forget the upload and remove its partial data."""
     try:

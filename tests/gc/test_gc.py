@@ -247,3 +247,38 @@ def test_expired_tags_past_the_window_go(repository, storage_root):
     gc_run()
     assert not Tag.objects.filter(repository=repository, name="temp").exists()
     assert not Manifest.objects.filter(digest=digest).exists()
+
+
+def test_a_blob_a_client_was_told_exists_survives_until_its_push(repository, storage_root, settings):
+    """HEAD answered 200, so the client skips the upload: the collector must not take the blob
+    between that answer and the manifest PUT, even though nothing references it any more."""
+    from repositories.services.uploads import blob_hold_for_push
+
+    push_image(repository, "app", layers=(b"base layer",))
+    Tag.objects.filter(repository=repository).delete()
+    age_everything(LATER)
+    base = Blob.objects.get(digest=digest_of(b"base layer"))
+    assert blob_hold_for_push(repository=repository, blob=base)  # what the HEAD view does
+
+    gc_run()
+    assert blob_file_exists(storage_root, b"base layer")
+    config = b'{"architecture":"amd64","os":"linux","v":2}'
+    push_blob(repository=repository, data=config)
+    raw = image_manifest(config=config, layers=(b"base layer",))
+    manifest_put(repository=repository, reference="app", raw=raw, content_type=OCI_MANIFEST)
+    assert Manifest.objects.filter(digest=digest_of(raw)).exists()
+
+
+def test_without_the_hold_the_push_fails_cleanly_and_stores_nothing(repository, storage_root):
+    from common.errors import ManifestBlobUnknownError
+
+    push_image(repository, "app", layers=(b"base layer",))
+    Tag.objects.filter(repository=repository).delete()
+    age_everything(LATER)
+    gc_run()  # the blob goes: nothing references it and no client asked for it
+    config = b'{"architecture":"amd64","os":"linux","v":3}'
+    push_blob(repository=repository, data=config)
+    raw = image_manifest(config=config, layers=(b"base layer",))
+    with pytest.raises(ManifestBlobUnknownError):
+        manifest_put(repository=repository, reference="app", raw=raw, content_type=OCI_MANIFEST)
+    assert not Manifest.objects.filter(digest=digest_of(raw)).exists()
