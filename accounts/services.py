@@ -15,6 +15,7 @@ from accounts.credential_epochs import credentials_changed
 from accounts.models import AppToken, BannerMessage, Namespace, Robot, User
 from accounts.principals import Principal
 from accounts.secrets import PREFIX_LENGTH, token_matches, token_new
+from accounts.signals import namespace_deleting
 from common.errors import ConflictError, InvalidRequestError, NotFoundError, RegistryError
 
 # A namespace is one component of a repository name (the spec's grammar), at most 255 chars.
@@ -268,15 +269,17 @@ def user_set_enabled(*, user: User, enabled: bool) -> User:
 
 
 def user_delete(*, user: User) -> None:
-    """Delete a user and their namespace. Refused while the namespace still has repositories
-    (garbage collection of a whole namespace arrives with the workers issue)."""
+    """Delete a user and their namespace. Their repositories disappear with it and are purged in
+    the background (``namespace_deleting``); ConflictError if one remained (no receiver)."""
     namespace = user.namespace
-    if namespace is not None and namespace.repositories.exists():
-        raise ConflictError(
-            "the user's namespace still has repositories; delete them first", detail={"namespace": namespace.name}
-        )
     credentials_changed("user", user.pk)
     with transaction.atomic():
+        if namespace is not None:
+            namespace_deleting.send(sender=User, namespace=namespace)
+            if namespace.repositories.exists():
+                raise ConflictError(
+                    "the user's namespace still has repositories; delete them first", detail={"namespace": namespace.name}
+                )
         user.delete()
         if namespace is not None:
             namespace.delete()

@@ -13,3 +13,8 @@ PUSHES = Counter("moorage_manifest_pushes_total", "Manifests pushed")
 PULLS = Counter("moorage_manifest_pulls_total", "Manifests pulled (GET)")
 BYTES_IN = Counter("moorage_blob_bytes_received_total", "Blob bytes received in uploads")
 BYTES_OUT = Counter("moorage_blob_bytes_sent_total", "Blob bytes sent to clients")
+STORAGE_READ_FAILOVER = Counter(
+    "moorage_storage_read_failover_total",
+    "Blob reads that failed in a storage location and fell over to the next one holding the blob, by failed location",
+    ["location"],
+)

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Namespace, Robot, User
 from accounts.services import NameTakenError, namespace_create
+from accounts.signals import namespace_deleting
 from common.errors import ConflictError, InvalidRequestError
 from organizations.models import Organization, Prototype, Role, Team, TeamMember
 
@@ -51,15 +52,16 @@ def organization_update(*, organization: Organization, email: str | None = None,
 
 def organization_delete(*, organization: Organization) -> None:
     """Delete an organization with its teams, robots and default permissions, and free its name.
+    Its repositories disappear with it and are purged in the background (``namespace_deleting``).
 
     Raises:
-        ConflictError: the organization still has repositories (garbage collection of a whole
-            namespace arrives with the workers issue).
+        ConflictError: a repository remained (no receiver hid them).
     """
     namespace = organization.namespace
-    if namespace.repositories.exists():
-        raise ConflictError("the organization still has repositories; delete them first", detail={"organization": namespace.name})
     with transaction.atomic():
+        namespace_deleting.send(sender=Organization, namespace=namespace)
+        if namespace.repositories.exists():
+            raise ConflictError("the organization still has repositories; delete them first", detail={"organization": namespace.name})
         organization.delete()
         namespace.delete()  # cascades to the organization's robots
 

@@ -6,6 +6,8 @@ bodies go out with sendfile.
 
 import os
 import socket
+import threading
+import time
 
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -27,6 +29,20 @@ class RegistryThreadWorker(ThreadWorker):
     thread. A plain 400 to the ClientHello fails the handshake at once.
     """
 
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = _close_after_unread_body(self.wsgi)
+
+    def handle_request(self, req, conn):
+        _current.request = req
+        try:
+            keepalive = super().handle_request(req, conn)
+        finally:
+            _current.request = None
+        if getattr(req, "moorage_unread_body", False):
+            _linger(conn.sock)
+        return keepalive
+
     def handle(self, conn):
         if not self.cfg.is_ssl and not getattr(conn, "tls_checked", False):
             conn.tls_checked = True
@@ -38,6 +54,58 @@ class RegistryThreadWorker(ThreadWorker):
                 _refuse_tls(conn.sock)
                 return (False, conn)
         return super().handle(conn)
+
+
+# -- early answers -------------------------------------------------------------------------------
+# A request answered before its body was read (401 before an upload, 404 for an unknown upload)
+# must not keep its connection: gunicorn would read the rest of the body before the next request
+# and a client that stays idle would pin the thread (a handful of them froze a worker). The
+# connection is closed after the answer instead, with a bounded lingering read so the client's
+# unsent bytes cannot turn the close into a reset that destroys the answer (nginx does the same).
+_current = threading.local()
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 8 * 1024 * 1024
+
+
+def _body_unread(body) -> bool:
+    reader = getattr(body, "reader", None)
+    if hasattr(reader, "length"):  # Content-Length body: bytes still on the wire
+        return reader.length > 0
+    if hasattr(reader, "parser"):  # chunked body: the parser is dropped at the last chunk
+        return reader.parser is not None
+    return False  # no body, or read until EOF (the connection closes anyway)
+
+
+def _close_after_unread_body(app):
+    def wrapped(environ, start_response):
+        def start(status, headers, exc_info=None):
+            request = getattr(_current, "request", None)
+            if request is not None and _body_unread(environ.get("wsgi.input")):
+                request.must_close = True  # gunicorn answers "Connection: close" and closes
+                request.moorage_unread_body = True
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return wrapped
+
+
+def _linger(sock: socket.socket) -> None:
+    """Stop sending, then read and drop what the client still sends, for a bounded time."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        deadline, drained = time.monotonic() + LINGER_SECONDS, 0
+        while drained < LINGER_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            sock.settimeout(remaining)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            drained += len(chunk)
+    except OSError:
+        pass
 
 
 def _refuse_tls(sock: socket.socket) -> None:

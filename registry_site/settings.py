@@ -155,6 +155,11 @@ for _name, _location in _locations.items():
     if _location["driver"] == "filesystem":
         _path = Path(_location["options"].get("location") or DATA_DIR / "blobs" / _name)
         _location["options"]["location"] = str(_path if _path.is_absolute() else (Path.cwd() / _path).resolve())
+_unknown = [name for name in MOORAGE["storage"]["direct_download"] if name not in _locations]
+if _unknown:
+    raise ImproperlyConfigured(f"invalid configuration:\n  storage.direct_download: unknown location(s) {', '.join(_unknown)}")
+for _name, _enabled in MOORAGE["storage"]["direct_download"].items():
+    _locations[_name]["direct_download"] = _enabled
 MOORAGE_STORAGE_LOCATIONS = _locations
 MOORAGE_STORAGE_PREFERENCE = MOORAGE["storage"]["preference"] or list(_locations)
 _unknown = [name for name in MOORAGE_STORAGE_PREFERENCE if name not in _locations]
@@ -182,6 +187,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),  # kombu's default is ./control in the cwd
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # The queues live under the same prefix as the cache keys: separate registries sharing one
+    # Redis (and the test servers) never consume each other's work.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{MOORAGE['redis']['key_prefix']}:"}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -255,3 +264,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": MOORAGE["log_level"]},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# --- e-mail (notifications) -----------------------------------------------------------------
+# Without an SMTP host nothing is sent: e-mail notifications fail with a clear error in their log.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = MOORAGE["email"]["host"]
+EMAIL_PORT = MOORAGE["email"]["port"]
+EMAIL_HOST_USER = MOORAGE["email"]["user"]
+EMAIL_HOST_PASSWORD = MOORAGE["email"]["password"]
+EMAIL_USE_TLS = MOORAGE["email"]["use_tls"]
+EMAIL_USE_SSL = MOORAGE["email"]["use_ssl"]
+EMAIL_TIMEOUT = MOORAGE["email"]["timeout_s"]
+DEFAULT_FROM_EMAIL = MOORAGE["email"]["from_address"]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

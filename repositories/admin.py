@@ -28,9 +28,11 @@ from accounts.admin import ConsoleModelAdmin, ConsoleTabularInline, ReadOnlyMixi
 from accounts.models import AppToken, Robot
 from accounts.services import app_token_revoke, principal_for_user, robot_regenerate_token
 from common.errors import RegistryError
-from repositories.models import AuditLog, Blob, BlobPlacement, Label, Manifest, ManifestBlob, Repository, RepositoryPermission, Star, Tag
+from common.units import size_text
+from repositories.models import AuditLog, Blob, BlobPlacement, GcRun, Label, Manifest, ManifestBlob, Repository, RepositoryPermission, Star, Tag
 from repositories.selectors import live_tags
 from repositories.services.audit import RequestInfo, audit_log
+from repositories.services.gc import gc_run
 from repositories.services.repositories import (
     permission_validate, repository_change_state, repository_change_visibility, repository_permission_change, repository_permission_delete,
 )
@@ -42,18 +44,6 @@ RECENT_TAGS = 20
 def _short(digest: str) -> str:
     algorithm, _, encoded = digest.partition(":")
     return f"{algorithm}:{encoded[:12]}…" if len(encoded) > 12 else digest
-
-
-def _size(size: int) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    return f"{value:.1f} {unit}"
 
 
 def _json_pretty(value: Any) -> SafeString:
@@ -129,6 +119,22 @@ class RepositoryAdmin(ConsoleModelAdmin):
         )
         return format_html('<ul style="margin: 0; padding: 0">{}</ul>', items) if items else format_html("{}", "none")
 
+    actions = ["collect_garbage"]
+
+    @admin.action(description="Run garbage collection for the selected repositories", permissions=["gc"])
+    def collect_garbage(self, request: HttpRequest, queryset: QuerySet[Repository]) -> None:
+        for repository in queryset.select_related("namespace"):
+            report = gc_run(repository=repository, trigger=GcRun.Trigger.ADMIN)
+            self.message_user(
+                request,
+                f"Garbage collection of {repository.full_name}: {report.tags_deleted} tag(s), {report.manifests_deleted} manifest(s) "
+                f"deleted of {report.manifests_examined}; blobs left unused go with the next registry-wide run.",
+                messages.SUCCESS if not report.errors else messages.WARNING,
+            )
+
+    def has_gc_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser  # global read-only superusers see, never collect
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # repositories are created by their first push
 
@@ -170,7 +176,7 @@ class BlobAdmin(ReadOnlyMixin, ConsoleModelAdmin):
 
     @admin.display(description="size", ordering="size")
     def size_display(self, blob: Blob) -> str:
-        return f"{_size(blob.size)} ({blob.size} bytes)" if blob.size >= 1024 else _size(blob.size)
+        return f"{size_text(blob.size)} ({blob.size} bytes)" if blob.size >= 1024 else size_text(blob.size)
 
     @admin.display(description="stored in")
     def locations(self, blob: Blob) -> str:
@@ -229,7 +235,7 @@ class ManifestAdmin(ReadOnlyMixin, ConsoleModelAdmin):
         items = format_html_join(
             "",
             '<li><a href="{}">{}</a> ({})</li>',
-            ((reverse("admin:repositories_blob_change", args=[link.blob_id]), link.blob.digest, _size(link.blob.size)) for link in links),
+            ((reverse("admin:repositories_blob_change", args=[link.blob_id]), link.blob.digest, size_text(link.blob.size)) for link in links),
         )
         return format_html('<ul style="margin: 0; padding: 0">{}</ul>', items) if items else format_html("{}", "none")
 
@@ -445,6 +451,40 @@ class AuditLogAdmin(ReadOnlyMixin, ConsoleModelAdmin):
         return _json_pretty(entry.metadata)
 
 
+# -- garbage collection ------------------------------------------------------------------------
+
+
+@admin.register(GcRun)
+class GcRunAdmin(ReadOnlyMixin, ConsoleModelAdmin):
+    """Every garbage-collection run: what it examined, deleted and reclaimed, and what failed."""
+
+    list_display = ("started", "status", "trigger", "scope_shown", "manifests_deleted", "blobs_deleted", "reclaimed", "duration")
+    list_filter = ("status", "trigger", "dry_run")
+    date_hierarchy = "started"
+    ordering = ("-started", "-id")
+    fields = (
+        "started", "finished", "status", "trigger", "scope", "tags_examined", "tags_deleted", "manifests_examined",
+        "manifests_deleted", "blobs_examined", "blobs_deleted", "uploads_deleted", "reclaimed", "errors_pretty",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="scope", ordering="scope")
+    def scope_shown(self, run: GcRun) -> str:
+        return run.scope or "whole registry"
+
+    @admin.display(description="reclaimed", ordering="bytes_reclaimed")
+    def reclaimed(self, run: GcRun) -> str:
+        return size_text(run.bytes_reclaimed)
+
+    @admin.display(description="duration")
+    def duration(self, run: GcRun) -> str:
+        return "running" if run.duration_s is None else f"{run.duration_s:.1f} s"
+
+    @admin.display(description="errors")
+    def errors_pretty(self, run: GcRun) -> SafeString:
+        return _json_pretty(run.errors)
+
+
 # -- robots and app tokens ---------------------------------------------------------------------
 
 
@@ -530,4 +570,4 @@ class AppTokenAdmin(ConsoleModelAdmin):
             self.delete_model(request, token)
 
 # Admin pages of the other model modules (repositories/models/*.py).
-from repositories import admin_lifecycle, admin_logs, admin_notifications, admin_storage  # noqa: E402,F401
+from repositories import admin_lifecycle, admin_logs, admin_mirror, admin_notifications, admin_storage  # noqa: E402,F401

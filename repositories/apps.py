@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class RepositoriesConfig(AppConfig):
     name = "repositories"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from repositories import receivers  # noqa: F401  (connects the accounts/organizations signals)

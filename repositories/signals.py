@@ -6,8 +6,14 @@ from django.dispatch import Signal
 manifest_pushed = Signal()
 #: sent with ``repository_id`` and ``digest`` after a manifest is deleted
 manifest_deleted = Signal()
-#: sent with ``repository_id`` after a repository was marked deleted (its purge is queued)
+#: sent with ``repository_id`` and its former ``namespace_id`` after a repository was marked
+#: deleted (hidden; its purge is queued)
 repository_deleted = Signal()
+#: sent with ``export_id`` (a string) after an audit-log export was requested and committed
+log_export_requested = Signal()
+#: sent with ``delivery_ids`` after notification deliveries were created outside an event (the
+#: "test" action) and committed
+notification_deliveries_created = Signal()
 
 #: sent after commit with ``event`` (a notification event name: ``repo_push``,
 #: ``repo_image_expiry``, ``vulnerability_found``, ``repo_mirror_sync_*``, ``quota_warning``,

@@ -8,7 +8,8 @@ row is locked while a chunk is written) and are committed into a blob path atomi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator, Protocol, runtime_checkable
+from datetime import datetime
+from typing import BinaryIO, Collection, Iterable, Iterator, Protocol, runtime_checkable
 
 
 class StorageError(Exception):
@@ -69,6 +70,15 @@ class StorageBackend(Protocol):
 
     def upload_abort(self, upload_path: str, state: dict) -> None:
         """Remove the upload object and anything the backend kept for it."""
+
+    def upload_orphans_remove(self, *, older_than: datetime, keep: Collection[str]) -> int:
+        """Remove backend-side state of uploads (files under the uploads prefix, S3 multipart
+        uploads, Azure uncommitted blocks, GCS part objects) created before ``older_than`` whose
+        upload path is not in ``keep``; returns how many were removed.
+
+        An upload counts once, whatever number of objects it had. Backends judge by the last write
+        of any piece of the upload, so one still receiving chunks is never removed.
+        """
 
     def write_atomic(self, path: str, chunks: Iterable[bytes]) -> int:
         """Write a whole object at once, visible only when complete. Returns its size."""

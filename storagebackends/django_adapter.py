@@ -1,30 +1,58 @@
 """One adapter from the storage protocol to a django-storages backend.
 
 Filesystem storages expose ``path()``: there, uploads append to a file in place and commit
-with an atomic ``os.replace``, and blob reads can use ``sendfile``. On S3 (django-storages'
-``S3Storage``) reads are ranged GETs, uploads are S3 multipart uploads and downloads may be
-redirected to presigned URLs (``storagebackends/s3.py``).
+with an atomic ``os.replace``, and blob reads can use ``sendfile``. Object stores have one module
+each with the same operations, where reads are ranged GETs and downloads may be redirected to
+signed URLs: S3 (django-storages' ``S3Storage``; multipart uploads, ``storagebackends/s3.py``),
+Azure Blob Storage (``AzureStorage``; block blobs, ``azure.py``) and Google Cloud Storage
+(``GoogleCloudStorage``; part objects and compose, ``gcs.py``).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
+import sys
 import uuid
-from typing import BinaryIO, Iterable, Iterator
+from datetime import datetime, timezone
+from typing import BinaryIO, Collection, Iterable, Iterator
 
 from django.core.files.storage import FileSystemStorage, Storage
 from storages.backends.s3 import S3Storage
 
 from storagebackends.base import ObjectNotFound, ObjectStat, StorageError
+from storagebackends.orphans import stale_uploads
+from storagebackends.paths import UPLOADS_PREFIX
 from storagebackends.s3 import S3Objects
+
+
+def _object_store(storage: Storage):  # noqa: ANN202 - S3Objects | AzureObjects | GCSObjects | None
+    """The object-store operations for ``storage``, or None for a filesystem (or other) storage.
+
+    The Azure and GCS SDKs are imported only when such a storage is configured: a storage of
+    those classes exists only once its django-storages module has been imported.
+    """
+    if isinstance(storage, S3Storage):
+        return S3Objects(storage)
+    azure_module = sys.modules.get("storages.backends.azure_storage")
+    if azure_module is not None and isinstance(storage, azure_module.AzureStorage):
+        from storagebackends.azure import AzureObjects
+
+        return AzureObjects(storage)
+    gcs_module = sys.modules.get("storages.backends.gcloud")
+    if gcs_module is not None and isinstance(storage, gcs_module.GoogleCloudStorage):
+        from storagebackends.gcs import GCSObjects
+
+        return GCSObjects(storage)
+    return None
 
 
 class DjangoStorageBackend:
     """The storage protocol over one django-storages backend.
 
-    ``direct_download``: ``redirect_url`` hands out short-lived URLs (presigned on S3) so clients
-    download blobs from the store itself.
+    ``direct_download``: ``redirect_url`` hands out short-lived URLs (presigned on S3, SAS on
+    Azure, V4-signed on GCS) so clients download blobs from the store itself.
     """
 
     def __init__(self, name: str, storage: Storage, *, direct_download: bool = False) -> None:
@@ -32,7 +60,7 @@ class DjangoStorageBackend:
         self.storage = storage
         self.direct_download = direct_download
         self._is_local = isinstance(storage, FileSystemStorage)
-        self._s3 = S3Objects(storage) if isinstance(storage, S3Storage) else None
+        self._remote = _object_store(storage)
 
     def __repr__(self) -> str:
         return f"<DjangoStorageBackend {self.name} {type(self.storage).__name__}>"
@@ -47,8 +75,8 @@ class DjangoStorageBackend:
 
     # -- reads -----------------------------------------------------------------------------------
     def open(self, path: str, offset: int = 0) -> BinaryIO:
-        if self._s3:
-            return self._s3.open(path, offset)
+        if self._remote:
+            return self._remote.open(path, offset)
         try:
             if self._is_local:
                 handle: BinaryIO = open(self._fs(path), "rb")  # noqa: SIM115 - caller closes
@@ -63,8 +91,8 @@ class DjangoStorageBackend:
         return handle
 
     def stat(self, path: str) -> ObjectStat | None:
-        if self._s3:
-            return self._s3.stat(path)
+        if self._remote:
+            return self._remote.stat(path)
         try:
             if self._is_local:
                 return ObjectStat(size=os.stat(self._fs(path)).st_size)
@@ -80,8 +108,8 @@ class DjangoStorageBackend:
         return self.stat(path) is not None
 
     def delete(self, path: str) -> None:
-        if self._s3:
-            return self._s3.delete(path)
+        if self._remote:
+            return self._remote.delete(path)
         try:
             if self._is_local:
                 os.unlink(self._fs(path))
@@ -93,8 +121,8 @@ class DjangoStorageBackend:
             raise StorageError(f"cannot delete {path}: {exc}") from exc
 
     def list(self, prefix: str) -> Iterator[str]:
-        if self._s3:
-            yield from self._s3.list(prefix)
+        if self._remote:
+            yield from self._remote.list(prefix)
             return
         if self._is_local:
             root = self._fs(prefix)
@@ -112,8 +140,8 @@ class DjangoStorageBackend:
             stack.extend(f"{current}/{d}" for d in dirs)
 
     def redirect_url(self, path: str, *, expires_in: int) -> str | None:
-        if self._s3 and self.direct_download:
-            return self._s3.redirect_url(path, expires_in=expires_in)
+        if self._remote and self.direct_download:
+            return self._remote.redirect_url(path, expires_in=expires_in)
         return None  # streamed (zero-copy from a filesystem)
 
     def local_path(self, path: str) -> str | None:
@@ -121,8 +149,8 @@ class DjangoStorageBackend:
 
     # -- writes ----------------------------------------------------------------------------------
     def upload_begin(self, upload_path: str) -> dict:
-        if self._s3:
-            return self._s3.upload_begin(upload_path)
+        if self._remote:
+            return self._remote.upload_begin(upload_path)
         self._require_local()
         target = self._fs(upload_path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -131,8 +159,8 @@ class DjangoStorageBackend:
         return {}
 
     def upload_append(self, upload_path: str, state: dict, offset: int, chunks: Iterable[bytes]) -> tuple[int, dict]:
-        if self._s3:
-            return self._s3.upload_append(upload_path, state, offset, chunks)
+        if self._remote:
+            return self._remote.upload_append(upload_path, state, offset, chunks)
         self._require_local()
         target = self._fs(upload_path)
         written = 0
@@ -157,8 +185,8 @@ class DjangoStorageBackend:
         return written, state
 
     def upload_commit(self, upload_path: str, state: dict, final_path: str, size: int) -> None:
-        if self._s3:
-            return self._s3.upload_commit(upload_path, state, final_path, size)
+        if self._remote:
+            return self._remote.upload_commit(upload_path, state, final_path, size)
         self._require_local()
         source, target = self._fs(upload_path), self._fs(final_path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -172,8 +200,8 @@ class DjangoStorageBackend:
         self._remove_upload_folder(upload_path)
 
     def upload_abort(self, upload_path: str, state: dict) -> None:
-        if self._s3:
-            return self._s3.upload_abort(upload_path, state)
+        if self._remote:
+            return self._remote.upload_abort(upload_path, state)
         if not self._is_local:
             return
         try:
@@ -182,6 +210,34 @@ class DjangoStorageBackend:
             pass
         self._remove_upload_folder(upload_path)
 
+    def upload_orphans_remove(self, *, older_than: datetime, keep: Collection[str]) -> int:
+        """Remove backend-side state of uploads untouched since ``older_than`` whose upload path is
+        not in ``keep`` (folders under ``uploads/``, S3 multipart uploads, Azure uncommitted blocks,
+        GCS part objects); returns how many uploads were removed.
+
+        "Untouched": every piece of the upload was last written before ``older_than``, so an upload
+        still receiving chunks is never removed, however old.
+        """
+        if self._remote:
+            return self._remote.upload_orphans_remove(older_than=older_than, keep=keep)
+        if not self._is_local:
+            return 0
+        root = self._fs(UPLOADS_PREFIX)
+        entries = []
+        for folder, _dirs, files in os.walk(root):
+            for name in [*files, "."]:
+                full = os.path.normpath(os.path.join(folder, name))
+                try:
+                    modified = datetime.fromtimestamp(os.stat(full).st_mtime, tz=timezone.utc)
+                except FileNotFoundError:
+                    continue
+                relative = os.path.relpath(full, self.storage.location).replace(os.sep, "/")
+                entries.append((relative if name != "." else f"{relative}/.", modified))
+        stale = stale_uploads(entries, older_than=older_than, keep=keep)
+        for upload_id in stale:
+            shutil.rmtree(os.path.join(root, upload_id), ignore_errors=True)
+        return len(stale)
+
     def _remove_upload_folder(self, upload_path: str) -> None:
         try:
             os.rmdir(os.path.dirname(self._fs(upload_path)))
@@ -189,8 +245,8 @@ class DjangoStorageBackend:
             pass
 
     def write_atomic(self, path: str, chunks: Iterable[bytes]) -> int:
-        if self._s3:
-            return self._s3.write_atomic(path, chunks)
+        if self._remote:
+            return self._remote.write_atomic(path, chunks)
         self._require_local()
         target = self._fs(path)
         os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -23,3 +23,16 @@ def health_probe_path(token: str) -> str:
     if not _SAFE_ID.match(token):
         raise ValueError("unsafe probe token")
     return f"health/{token}"
+
+
+#: Top-level prefix of every upload's backend-side state (``uploads/<id>/...``).
+UPLOADS_PREFIX = "uploads"
+
+
+def upload_id_of(key: str) -> str | None:
+    """The upload id of a path below ``uploads/<id>/``, or None for anything else."""
+    head, _, rest = key.partition("/")
+    upload_id, slash, _tail = rest.partition("/")
+    if head != UPLOADS_PREFIX or not slash or not _SAFE_ID.match(upload_id):
+        return None
+    return upload_id

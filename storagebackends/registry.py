@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage
 from storages.backends.s3 import S3Storage
 
 from storagebackends.base import StorageBackend
 from storagebackends.django_adapter import DjangoStorageBackend
 
-_DRIVERS = {
+
+def _azure(options: dict) -> Storage:
+    from storagebackends.azure import AzureStorage  # the Azure SDK only when configured
+
+    return AzureStorage(**options)
+
+
+def _gcs(options: dict) -> Storage:
+    from storagebackends.gcs import GoogleCloudStorage  # the GCS SDK only when configured
+
+    return GoogleCloudStorage(**options)
+
+
+#: Driver name -> django-storages backend built from the location's ``options`` (its own names).
+_DRIVERS: dict[str, Callable[[dict], Storage]] = {
     "filesystem": lambda options: FileSystemStorage(**options),
     "s3": lambda options: S3Storage(**options),
+    "azure": _azure,
+    "gcs": _gcs,
 }
 
 

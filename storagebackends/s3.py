@@ -12,21 +12,25 @@ process may continue them:
 - ``uploads/<id>/blob`` is the multipart upload's key; completion copies it to the blob path
   (server side, atomic for readers) unless the blob is already there, then deletes both objects.
 
-Incomplete multipart uploads whose rows were lost are invisible to ``list``; give the bucket a
-lifecycle rule ``AbortIncompleteMultipartUpload`` to reclaim them.
+Incomplete multipart uploads whose rows were lost are invisible to ``list``;
+``upload_orphans_remove`` (run by the upload-cleanup task) aborts them, and a bucket lifecycle rule
+``AbortIncompleteMultipartUpload`` is a good second net.
 """
 
 from __future__ import annotations
 
 import io
 import posixpath
-from typing import BinaryIO, Iterable, Iterator
+from datetime import datetime
+from typing import BinaryIO, Collection, Iterable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from storagebackends.base import ObjectNotFound, ObjectStat, StorageError
+from storagebackends.orphans import stale_uploads
+from storagebackends.paths import UPLOADS_PREFIX
 
 #: S3's smallest part (every part but the last).
 MIN_PART = 5 * 1024 * 1024
@@ -273,6 +277,36 @@ class S3Objects:
 
     def exists(self, path: str) -> bool:
         return self._head(path) is not None
+
+    def upload_orphans_remove(self, *, older_than: datetime, keep: Collection[str]) -> int:
+        """Abort the multipart uploads and delete the objects of stale uploads (see the adapter)."""
+        root = f"{self._key(UPLOADS_PREFIX).rstrip('/')}/"
+        location = self.storage.location.strip("/")
+        strip = len(location) + 1 if location else 0
+        entries: list = []
+        multipart: dict[str, list[str]] = {}  # relative key -> multipart upload ids
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=root):
+                entries.extend((entry["Key"][strip:], entry["LastModified"]) for entry in page.get("Contents", ()))
+            for page in self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self._bucket, Prefix=root):
+                for entry in page.get("Uploads", ()):
+                    entries.append((entry["Key"][strip:], entry["Initiated"]))
+                    multipart.setdefault(entry["Key"][strip:], []).append(entry["UploadId"])
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("list", UPLOADS_PREFIX, exc) from exc
+        stale = stale_uploads(entries, older_than=older_than, keep=keep)
+        for paths in stale.values():
+            for path in dict.fromkeys(paths):
+                for upload_id in multipart.pop(path, ()):
+                    try:
+                        self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key(path), UploadId=upload_id)
+                    except ClientError as exc:
+                        if not _missing(exc):
+                            raise self._fail("abort", path, exc) from exc
+                    except BotoCoreError as exc:
+                        raise self._fail("abort", path, exc) from exc
+                self.delete(path)
+        return len(stale)
 
     def write_atomic(self, path: str, chunks: Iterable[bytes]) -> int:
         """One PUT when the object fits in a part, else a multipart upload aborted on failure."""

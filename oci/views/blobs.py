@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from typing import BinaryIO, Iterator
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
-from common.errors import BlobUnknownError, RangeNotSatisfiableError
+from common.errors import BlobUnknownError, RangeNotSatisfiableError, UnavailableError
 from common.grammar import parse_byte_range, parse_digest
 from oci import metrics
 from oci.responses import empty, error_response
 from oci.views.base import RegistryView
 from repositories.access import Action
-from repositories.models import Blob
-from repositories.selectors import blob_find_in_repository, blob_locations
-from repositories.services.uploads import blob_delete
+from repositories.models import Blob, Repository
+from repositories.selectors import blob_find_in_repository
+from repositories.selectors_storage import blob_holding_locations
+from repositories.services.uploads import blob_delete, blob_hold_for_push
 from storagebackends.base import ObjectNotFound, StorageBackend, StorageError
 from storagebackends.paths import blob_path
-from storagebackends.registry import locations_in_preference_order
+from storagebackends.registry import get_location
 
 REDIRECT_SECONDS = 300
+
+logger = logging.getLogger(__name__)
 
 
 def _blob_headers(response: HttpResponse, blob: Blob) -> None:
@@ -30,20 +34,40 @@ def _blob_headers(response: HttpResponse, blob: Blob) -> None:
     response["Cache-Control"] = "max-age=31536000"
 
 
-def _open_first(blob: Blob, offset: int) -> tuple[StorageBackend, BinaryIO]:
-    """Open the blob in the first preferred location that holds it, falling over on errors."""
-    held = set(blob_locations(blob=blob))
-    last_error: Exception | None = None
-    for backend in locations_in_preference_order():
-        if backend.name not in held:
-            continue
+def _holding_backends(blob: Blob) -> list[StorageBackend]:
+    """The configured locations recorded as holding ``blob``, in preference order."""
+    return [get_location(name) for name in blob_holding_locations(blob=blob)]
+
+
+def _open_first(blob: Blob, backends: list[StorageBackend], offset: int) -> tuple[StorageBackend, BinaryIO]:
+    """Open the blob in the first of ``backends`` that can serve it; a location that errors is
+    logged and counted, and the next one is tried."""
+    unreachable: StorageError | None = None
+    for backend in backends:
         try:
             return backend, backend.open(blob_path(blob.digest), offset)
-        except (ObjectNotFound, StorageError) as exc:
-            last_error = exc
-    if isinstance(last_error, StorageError) and not isinstance(last_error, ObjectNotFound):
-        raise last_error
+        except StorageError as exc:  # ObjectNotFound included: a copy that went missing
+            logger.warning("blob %s: read from storage location %s failed (%s); trying the next", blob.digest, backend.name, exc)
+            metrics.STORAGE_READ_FAILOVER.labels(location=backend.name).inc()
+            if not isinstance(exc, ObjectNotFound):
+                unreachable = exc
+    if unreachable is not None:
+        raise UnavailableError("no storage location holding the blob answered", detail={"digest": blob.digest}) from unreachable
     raise BlobUnknownError("blob content is missing from storage", detail={"digest": blob.digest})
+
+
+def _redirect_url(blob: Blob, backends: list[StorageBackend]) -> str | None:
+    """A signed URL of the first preferred location holding the blob, if it offers direct downloads.
+
+    Only a location that holds the blob may answer with a redirect; otherwise the blob is streamed.
+    """
+    if not backends:
+        return None
+    try:
+        return backends[0].redirect_url(blob_path(blob.digest), expires_in=REDIRECT_SECONDS)
+    except StorageError as exc:
+        logger.warning("blob %s: %s could not sign a URL (%s); streaming instead", blob.digest, backends[0].name, exc)
+        return None
 
 
 def _limited(handle: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
@@ -60,15 +84,21 @@ def _limited(handle: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
 
 class BlobView(RegistryView):
     def _blob(self, request: HttpRequest, name: str, digest: str) -> Blob:
+        return self._repository_and_blob(request, name, digest)[1]
+
+    def _repository_and_blob(self, request: HttpRequest, name: str, digest: str) -> tuple[Repository, Blob]:
         repository = self.repository_for_read(request, name)
         parse_digest(digest)
         blob = blob_find_in_repository(repository=repository, digest=digest)
         if blob is None:
             raise BlobUnknownError(detail={"digest": digest})
-        return blob
+        return repository, blob
 
     def head(self, request: HttpRequest, name: str, digest: str) -> HttpResponse:
-        blob = self._blob(request, name, digest)
+        repository, blob = self._repository_and_blob(request, name, digest)
+        # A client that sees 200 skips the upload: keep the blob from the collector until its push.
+        if not blob_hold_for_push(repository=repository, blob=blob):
+            raise BlobUnknownError(detail={"digest": digest})
         response = HttpResponse(b"", content_type="application/octet-stream")
         _blob_headers(response, blob)
         response["Content-Length"] = str(blob.size)
@@ -87,18 +117,18 @@ class BlobView(RegistryView):
                 error.headers["Content-Range"] = f"bytes */{blob.size}"
                 return error_response(error)
 
+        backends = _holding_backends(blob)
         if byte_range is None:
-            for backend in locations_in_preference_order():
-                url = backend.redirect_url(blob_path(blob.digest), expires_in=REDIRECT_SECONDS)
-                if url:
-                    response = HttpResponseRedirect(url, status=307)
-                    response.status_code = 307
-                    _blob_headers(response, blob)
-                    return response
+            url = _redirect_url(blob, backends)
+            if url:
+                response = HttpResponseRedirect(url, status=307)
+                response.status_code = 307
+                _blob_headers(response, blob)
+                return response
 
         start, end = byte_range if byte_range else (0, blob.size - 1)
         length = max(0, end - start + 1)
-        _backend, handle = _open_first(blob, start)
+        _backend, handle = _open_first(blob, backends, start)
         if end == blob.size - 1:
             # The rest of the file: FileResponse lets the server use sendfile (zero copy).
             response: HttpResponse = FileResponse(handle, content_type="application/octet-stream")

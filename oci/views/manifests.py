@@ -19,6 +19,7 @@ from repositories.models import Manifest, Repository
 from repositories.selectors import manifest_find, manifest_resolve
 from repositories.services.audit import audit_log
 from repositories.services.manifests import manifest_delete, manifest_put
+from repositories.services.pull_stats import pull_record
 
 
 def _accepted_types(request: HttpRequest) -> set[str]:
@@ -64,6 +65,7 @@ class ManifestView(RegistryView):
                 kind="pull_repo", principal=self.principal(request), repository=repository, request=request_info(request),
                 metadata={"reference": reference, "digest": manifest.digest},
             )
+            pull_record(repository=repository, tag=None if ":" in reference else reference, digest=manifest.digest)
         return response
 
     head = get

@@ -34,6 +34,7 @@ from repositories.models import Blob, Manifest, Repository, Tag
 from repositories.selectors import live_tags
 from repositories.selectors_logs import format_date
 from repositories.services.audit import RequestInfo, audit_log
+from repositories.services.repositories import namespace_repositories_delete
 
 #: users and organizations per page of the superuser lists
 PAGE_SIZE = 100
@@ -218,7 +219,7 @@ class SuperuserUserView(APIView):
                 audit(request, "superuser_change_user", namespace_name=user.username, metadata={"username": user.username, **changed})
         return Response(user_view(user))
 
-    @extend_schema(operation_id="deleteInstallUser", responses=_NO_CONTENT, summary="Delete a user (refused while their namespace has repositories)")
+    @extend_schema(operation_id="deleteInstallUser", responses=_NO_CONTENT, summary="Delete a user with their repositories (hidden at once, purged in the background)")
     def delete(self, request: Request, username: str) -> Response:
         user = _user_or_404(username)
         if user.pk == principal_of(request).user_id:
@@ -226,6 +227,8 @@ class SuperuserUserView(APIView):
         if user.is_superuser:
             raise InvalidRequestError("cannot delete a superuser; revoke their superuser rights first")
         with transaction.atomic():
+            if user.namespace is not None:
+                namespace_repositories_delete(namespace=user.namespace, actor=principal_of(request), request=request_info(request))
             user_delete(user=user)
             audit(request, "superuser_delete_user", metadata={"username": username})
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -263,12 +266,13 @@ class SuperuserOrganizationListView(APIView):
 class SuperuserOrganizationView(APIView):
     permission_classes = [IsSuperuser]
 
-    @extend_schema(operation_id="deleteOrganization", responses=_NO_CONTENT, summary="Delete an organization (409 while it has repositories)")
+    @extend_schema(operation_id="deleteOrganization", responses=_NO_CONTENT, summary="Delete an organization with its repositories (hidden at once, purged in the background)")
     def delete(self, request: Request, name: str) -> Response:
         organization = Organization.objects.select_related("namespace").filter(namespace__name=name).first() if is_name(name) else None
         if organization is None:
             raise NotFound(f"organization {name} not found")
         with transaction.atomic():
+            namespace_repositories_delete(namespace=organization.namespace, actor=principal_of(request), request=request_info(request))
             organization_delete(organization=organization)
             audit(request, "org_delete", metadata={"namespace": name, "superuser": True})
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from repositories.api import logs, messages, superuser
+from repositories.api import exportlogs, logs, messages, quotas, superuser
 from repositories.api.repos_common import RepositoryPathConverter
 
 _REPO = rf"^repository/(?P<repository>{RepositoryPathConverter.regex})"
@@ -16,10 +16,16 @@ urlpatterns = [
     path("organization/<str:orgname>/aggregatelogs", logs.OrganizationAggregateLogsView.as_view(), name="api-organization-aggregatelogs"),
     path("user/logs", logs.UserLogsView.as_view(), name="api-user-logs"),
     path("user/aggregatelogs", logs.UserAggregateLogsView.as_view(), name="api-user-aggregatelogs"),
+    re_path(rf"{_REPO}/exportlogs\Z", exportlogs.RepositoryExportLogsView.as_view(), name="api-repository-exportlogs"),
+    path("organization/<str:orgname>/exportlogs", exportlogs.OrganizationExportLogsView.as_view(), name="api-organization-exportlogs"),
+    path("user/exportlogs", exportlogs.UserExportLogsView.as_view(), name="api-user-exportlogs"),
+    path("exportlogs/<uuid:export_id>", exportlogs.ExportLogsDownloadView.as_view(), name="api-exportlogs-download"),
     path("superuser/logs", logs.SuperuserLogsView.as_view(), name="api-superuser-logs"),
     path("superuser/aggregatelogs", logs.SuperuserAggregateLogsView.as_view(), name="api-superuser-aggregatelogs"),
     path("superuser/users/", superuser.SuperuserUserListView.as_view(), name="api-superuser-users"),
     path("superuser/users/<str:username>", superuser.SuperuserUserView.as_view(), name="api-superuser-user"),
+    path("superuser/users/<str:namespace>/quota", quotas.SuperuserQuotaListView.as_view(), name="api-superuser-quotas"),
+    path("superuser/users/<str:namespace>/quota/<str:quota_id>", quotas.SuperuserQuotaView.as_view(), name="api-superuser-quota"),
     path("superuser/organizations/", superuser.SuperuserOrganizationListView.as_view(), name="api-superuser-organizations"),
     path("superuser/organizations/<str:name>", superuser.SuperuserOrganizationView.as_view(), name="api-superuser-organization"),
     path("superuser/registrysize/", superuser.SuperuserRegistrySizeView.as_view(), name="api-superuser-registrysize"),

@@ -16,6 +16,17 @@ from repositories.api.organizations import (
     TeamPermissionListView,
     TeamView,
 )
+from repositories.api import autoprune, immutability, quotas
+from repositories.api.notifications import (
+    OrgNotificationListView,
+    OrgNotificationTestView,
+    OrgNotificationView,
+    UserNamespaceNotificationListView,
+    UserNamespaceNotificationTestView,
+    UserNamespaceNotificationView,
+    UserNotificationListView,
+    UserNotificationView,
+)
 from repositories.api.robots import (
     OrgRobotListView,
     OrgRobotPermissionsView,
@@ -49,5 +60,28 @@ urlpatterns = [
     path("user/robots/<str:robot_shortname>", UserRobotView.as_view(), name="api-user-robot"),
     path("user/robots/<str:robot_shortname>/regenerate", UserRobotRegenerateView.as_view(), name="api-user-robot-regenerate"),
     path("user/robots/<str:robot_shortname>/permissions", UserRobotPermissionsView.as_view(), name="api-user-robot-permissions"),
+    path(f"{ORG}/notifications", OrgNotificationListView.as_view(), name="api-org-notifications"),
+    path(f"{ORG}/notifications/<str:uuid>", OrgNotificationView.as_view(), name="api-org-notification"),
+    path(f"{ORG}/notifications/<str:uuid>/test", OrgNotificationTestView.as_view(), name="api-org-notification-test"),
+    path("user/namespacenotifications", UserNamespaceNotificationListView.as_view(), name="api-user-namespace-notifications"),
+    path("user/namespacenotifications/<str:uuid>", UserNamespaceNotificationView.as_view(), name="api-user-namespace-notification"),
+    path("user/namespacenotifications/<str:uuid>/test", UserNamespaceNotificationTestView.as_view(), name="api-user-namespace-notification-test"),
+    path("user/notifications", UserNotificationListView.as_view(), name="api-user-notifications"),
+    path("user/notifications/<str:uuid>", UserNotificationView.as_view(), name="api-user-notification"),
     path("users/<str:username>", PublicUserView.as_view(), name="api-public-user"),
+    # tag lifecycle policies and quotas (issue #6)
+    path(f"{ORG}/autoprunepolicy/", autoprune.OrgAutoPrunePolicyListView.as_view(), name="api-org-autoprune-policies"),
+    path(f"{ORG}/autoprunepolicy/<str:uuid>", autoprune.OrgAutoPrunePolicyView.as_view(), name="api-org-autoprune-policy"),
+    path("user/autoprunepolicy/", autoprune.UserAutoPrunePolicyListView.as_view(), name="api-user-autoprune-policies"),
+    path("user/autoprunepolicy/<str:uuid>", autoprune.UserAutoPrunePolicyView.as_view(), name="api-user-autoprune-policy"),
+    path(f"{ORG}/immutabilitypolicy/", immutability.OrgImmutabilityPolicyListView.as_view(), name="api-org-immutability-policies"),
+    path(f"{ORG}/immutabilitypolicy/<str:uuid>", immutability.OrgImmutabilityPolicyView.as_view(), name="api-org-immutability-policy"),
+    path(f"{ORG}/quota", quotas.OrgQuotaListView.as_view(), name="api-org-quotas"),
+    path(f"{ORG}/quota/<str:quota_id>", quotas.OrgQuotaView.as_view(), name="api-org-quota"),
+    path(f"{ORG}/quota/<str:quota_id>/limit", quotas.OrgQuotaLimitListView.as_view(), name="api-org-quota-limits"),
+    path(f"{ORG}/quota/<str:quota_id>/limit/<str:limit_id>", quotas.OrgQuotaLimitView.as_view(), name="api-org-quota-limit"),
+    path("user/quota", quotas.UserQuotaListView.as_view(), name="api-user-quotas"),
+    path("user/quota/<str:quota_id>", quotas.UserQuotaView.as_view(), name="api-user-quota"),
+    path("user/quota/<str:quota_id>/limit", quotas.UserQuotaLimitListView.as_view(), name="api-user-quota-limits"),
+    path("user/quota/<str:quota_id>/limit/<str:limit_id>", quotas.UserQuotaLimitView.as_view(), name="api-user-quota-limit"),
 ]

@@ -4,7 +4,7 @@ converter refuses sub-resource keywords so the tag, manifest and log route modul
 
 from django.urls import path, register_converter
 
-from repositories.api import repos_permissions, repos_search, repos_stars, repositories
+from repositories.api import autoprune, immutability, notifications, repos_permissions, repos_search, repos_stars, repositories
 from repositories.api.repos_common import BareRepositoryPathConverter, RepositoryPathConverter
 
 register_converter(RepositoryPathConverter, "repository_path")
@@ -27,6 +27,19 @@ urlpatterns = [
     path(
         "repository/<repository_path:repository>/permissions/team/<str:teamname>",
         repos_permissions.TeamPermissionView.as_view(), name="api-repository-team-permission",
+    ),
+    path("repository/<repository_path:repository>/notification/", notifications.RepositoryNotificationListView.as_view(), name="api-repository-notifications"),
+    path(
+        "repository/<repository_path:repository>/notification/<str:uuid>/test",
+        notifications.RepositoryNotificationTestView.as_view(), name="api-repository-notification-test",
+    ),
+    path("repository/<repository_path:repository>/notification/<str:uuid>", notifications.RepositoryNotificationView.as_view(), name="api-repository-notification"),
+    path("repository/<repository_path:repository>/autoprunepolicy/", autoprune.RepositoryAutoPrunePolicyListView.as_view(), name="api-repository-autoprune-policies"),
+    path("repository/<repository_path:repository>/autoprunepolicy/<str:uuid>", autoprune.RepositoryAutoPrunePolicyView.as_view(), name="api-repository-autoprune-policy"),
+    path("repository/<repository_path:repository>/immutabilitypolicy/", immutability.RepositoryImmutabilityPolicyListView.as_view(), name="api-repository-immutability-policies"),
+    path(
+        "repository/<repository_path:repository>/immutabilitypolicy/<str:uuid>",
+        immutability.RepositoryImmutabilityPolicyView.as_view(), name="api-repository-immutability-policy",
     ),
     path("repository/<bare_repository_path:repository>", repositories.RepositoryDetailView.as_view(), name="api-repository"),
     path("user/starred", repos_stars.StarredRepositoryListView.as_view(), name="api-starred"),

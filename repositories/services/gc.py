@@ -44,12 +44,13 @@ from repositories.models import (
     Manifest,
     ManifestBlob,
     ManifestChild,
+    ManifestPullStatistic,
     Repository,
     Tag,
     UploadedBlob,
 )
 from repositories.services.audit import audit_log
-from repositories.services.uploads import blob_upload_cancel
+from repositories.services.uploads import blob_upload_cancel, stale_uploads, stale_uploads_remove
 from storagebackends.base import StorageError
 from storagebackends.paths import blob_path
 from storagebackends.registry import get_location
@@ -104,27 +105,34 @@ def _grace(report: GcReport | None = None) -> timedelta:
 
 
 # -- 1. tags ------------------------------------------------------------------------------------
-def _collect_tags(report: GcReport, now: datetime, repositories: Q, progress: Progress | None) -> None:
-    # The window is per namespace; one query per namespace keeps it a plain comparison.
-    for namespace_id, window_s in Namespace.objects.values_list("id", "tag_expiration_s"):
+def _tags_past_window(report: GcReport, now: datetime) -> Q:
+    """Tag rows that ended, or expired, before their namespace's time-machine window began.
+
+    One condition per distinct window length (a handful: most namespaces keep the default), so
+    the comparison stays a plain, indexable one on every database.
+    """
+    windows = Namespace.objects.order_by().values_list("tag_expiration_s", flat=True).distinct()
+    condition = Q(pk__in=[])
+    for window_s in windows:
         window_start = now - timedelta(seconds=0 if report.immediate else window_s)
-        scoped = repositories & Q(repository__namespace_id=namespace_id)
-        gone = scoped & (
+        condition |= Q(repository__namespace__tag_expiration_s=window_s) & (
             Q(lifetime_end__isnull=False, lifetime_end__lt=window_start)
             | Q(lifetime_end__isnull=True, immutable=False, expires_at__isnull=False, expires_at__lt=window_start)
         )
-        report.tags_examined += Tag.objects.filter(scoped).count()
-        if report.dry_run:
-            report.tags_deleted += Tag.objects.filter(gone).count()
-            continue
-        while True:
-            ids = list(Tag.objects.filter(gone).values_list("id", flat=True)[:BATCH])
-            if not ids:
-                break
-            with transaction.atomic():
-                report.tags_deleted += Tag.objects.filter(gone, id__in=ids).delete()[0]
-            if progress:
-                progress("tags", report.tags_examined, report.tags_deleted)
+    return condition
+
+
+def _collect_tags(report: GcReport, now: datetime, repositories: Q, progress: Progress | None) -> None:
+    gone = repositories & _tags_past_window(report, now)
+    report.tags_examined += Tag.objects.filter(repositories).count()
+    while True:
+        ids = list(Tag.objects.filter(gone).values_list("id", flat=True)[:BATCH])
+        if not ids:
+            break
+        with transaction.atomic():
+            report.tags_deleted += Tag.objects.filter(gone, id__in=ids).delete()[0]
+        if progress:
+            progress("tags", report.tags_examined, report.tags_deleted)
 
 
 # -- 2. manifests -------------------------------------------------------------------------------
@@ -156,6 +164,7 @@ def _manifest_delete_if_collectable(manifest_id: int, now: datetime, report: GcR
         digest, repository_id = manifest.digest, manifest.repository_id
         ManifestChild.objects.filter(manifest=manifest).delete()
         manifest.delete()  # labels and blob links cascade
+        ManifestPullStatistic.objects.filter(repository_id=repository_id, manifest_digest=digest).delete()
     report.deleted_manifests.append(f"{repository_id}:{digest}")
     return True
 
@@ -174,10 +183,6 @@ def _collect_manifests(report: GcReport, now: datetime, repositories: Q, progres
             return
         for manifest_id, repository_id, digest in candidates:
             seen.add(manifest_id)
-            if report.dry_run:
-                report.manifests_deleted += 1
-                report.deleted_manifests.append(f"{repository_id}:{digest}")
-                continue
             try:
                 if _manifest_delete_if_collectable(manifest_id, now, report):
                     report.manifests_deleted += 1
@@ -185,25 +190,19 @@ def _collect_manifests(report: GcReport, now: datetime, repositories: Q, progres
                 report.errors.append(f"manifest {digest}: {exc}")
         if progress:
             progress("manifests", report.manifests_examined, report.manifests_deleted)
-        if report.dry_run:
-            return  # a dry run does not cascade: children of doomed parents look alive to it
 
 
 # -- 3. upload links and sessions ---------------------------------------------------------------
 def _collect_uploads(report: GcReport, now: datetime, repository: Repository | None) -> None:
     links = UploadedBlob.objects.all() if report.immediate else UploadedBlob.objects.filter(expires_at__lte=now)
-    stale = BlobUpload.objects.filter(updated__lt=now - timedelta(seconds=settings.MOORAGE_UPLOADS["stale_after_s"])).filter(
-        Q(writer_token="") | Q(writer_expires_at__lt=now)
-    )
     if repository is not None:
-        links, stale = links.filter(repository=repository), stale.filter(repository=repository)
-    if report.dry_run:
-        report.uploads_deleted += stale.count()
-        return
+        links = links.filter(repository=repository)
     links.delete()
-    for upload in stale:
-        blob_upload_cancel(upload=upload)
-        report.uploads_deleted += 1
+    if report.dry_run:  # the rows would come back with the rollback, but not the partial data
+        stale = stale_uploads(now=now)
+        report.uploads_deleted += (stale.filter(repository=repository) if repository else stale).count()
+        return
+    report.uploads_deleted += stale_uploads_remove(repository=repository)
 
 
 # -- 4. blobs -----------------------------------------------------------------------------------
@@ -223,7 +222,8 @@ def _blob_delete_if_unreferenced(blob_id: int, now: datetime, report: GcReport) 
         failed = False
         for placement in list(BlobPlacement.objects.filter(blob=blob)):
             try:
-                get_location(placement.location).delete(blob_path(blob.digest))
+                if not report.dry_run:  # the rows come back with the dry run's rollback; bytes would not
+                    get_location(placement.location).delete(blob_path(blob.digest))
             except (StorageError, KeyError) as exc:  # KeyError: a location no longer configured
                 failed = True
                 report.errors.append(f"blob {blob.digest} in {placement.location}: {exc!r}")
@@ -252,11 +252,6 @@ def _collect_blobs(report: GcReport, now: datetime, progress: Progress | None) -
         )
         for blob_id, digest, size in batch:
             if blob_id not in candidates:
-                continue
-            if report.dry_run:
-                report.blobs_deleted += 1
-                report.bytes_reclaimed += size
-                report.deleted_blobs.append(digest)
                 continue
             try:
                 if _blob_delete_if_unreferenced(blob_id, now, report):
@@ -291,11 +286,15 @@ def gc_run(
         run = GcRun.objects.create(started=timezone.now(), trigger=trigger, scope=report.scope)
     scope = Q(repository=repository) if repository is not None else Q()
     try:
-        _collect_tags(report, now, scope, progress)
-        _collect_manifests(report, now, scope, progress)
-        _collect_uploads(report, now, repository)
-        if repository is None:
-            _collect_blobs(report, now, progress)
+        if dry_run:
+            # The real pass (so its cascade is exact) in one transaction that is rolled back,
+            # touching no bytes in storage. It holds its row locks (on SQLite: the database's
+            # write lock) until it ends, so pushes wait for a dry run.
+            with transaction.atomic():
+                _collect(report, now, scope, repository, progress)
+                transaction.set_rollback(True)
+            return report
+        _collect(report, now, scope, repository, progress)
         namespaces_touched = _namespaces_of(report)
     except BaseException as exc:
         if run is not None:
@@ -306,8 +305,16 @@ def gc_run(
         if report.manifests_deleted or report.blobs_deleted or report.tags_deleted:
             audit_log(kind="gc_run", principal=None, repository=repository, metadata=report.as_dict())
         for namespace_id in namespaces_touched:
-            _usage_changed(namespace_id)
+            usage_changed(namespace_id)
     return report
+
+
+def _collect(report: GcReport, now: datetime, scope: Q, repository: Repository | None, progress: Progress | None) -> None:
+    _collect_tags(report, now, scope, progress)
+    _collect_manifests(report, now, scope, progress)
+    _collect_uploads(report, now, repository)
+    if repository is None:
+        _collect_blobs(report, now, progress)
 
 
 def _namespaces_of(report: GcReport) -> set[int]:
@@ -315,7 +322,7 @@ def _namespaces_of(report: GcReport) -> set[int]:
     return set(Repository.all_objects.filter(id__in=repository_ids).values_list("namespace_id", flat=True))
 
 
-def _usage_changed(namespace_id: int) -> None:
+def usage_changed(namespace_id: int) -> None:
     """Storage use of the namespace went down: let quotas recompute it (when quotas exist)."""
     try:
         from repositories.services.quotas import namespace_usage_recompute
@@ -335,7 +342,8 @@ def _finish(run: GcRun, report: GcReport, status: str, extra_error: str = "") ->
 
 # -- repository purge ---------------------------------------------------------------------------
 def repository_purge(*, repository_id: int) -> bool:
-    """Remove every row of a repository marked deleted (``Repository.deleted_at``): tags with
+    """Remove every row of a repository marked deleted (``Repository.deleted_at``, moved to the
+    graveyard namespace by ``services.repositories.repository_delete``): tags with
     their history, manifests, labels, links, upload sessions with their data, permissions, stars.
     Blob bytes go with the next registry-wide run once no other repository uses them.
     Idempotent; returns False when there was nothing to purge."""
@@ -353,9 +361,7 @@ def repository_purge(*, repository_id: int) -> bool:
         ManifestChild.objects.filter(repository=locked).delete()
         ManifestBlob.objects.filter(repository=locked).delete()
         Manifest.objects.filter(repository=locked).delete()
-        namespace_id = locked.namespace_id
         locked.delete()
-    _usage_changed(namespace_id)
     return True
 
 

@@ -31,6 +31,7 @@ from repositories.selectors import blob_find_in_repository, manifest_find
 from accounts.principals import Principal
 from repositories.services.audit import RequestInfo, audit_log
 from repositories.services.labels import manifest_labels_on_push
+from repositories.services.quotas import quota_check_manifest, usage_account_manifest
 from repositories.services.repositories import repository_touch
 from repositories.services.tags import tag_delete, tag_point
 from repositories.services.uploads import blob_store_bytes
@@ -113,6 +114,7 @@ def manifest_put(
         raise DigestInvalidError("manifest digest does not match the reference", detail={"reference": reference, "actual": parsed.digest})
 
     blobs, children = _check_references(repository, parsed)
+    quota_check_manifest(repository=repository, blobs=blobs)  # DENIED before anything is kept
     try:
         return _manifest_store(repository, parsed, blobs, children, tags, actor, request)
     except IntegrityError:
@@ -129,6 +131,7 @@ def _manifest_store(
 ) -> ManifestPutResult:
     with transaction.atomic():
         _hold_references(blobs, children)
+        usage_account_manifest(repository=repository, blobs=blobs)  # quota usage, under the namespace's usage lock
         manifest = _manifest_get_or_create(repository, parsed, blobs, children)
         now = timezone.now()
         # Sorted: two pushes naming the same tags lock their rows in one order, so they cannot deadlock.

@@ -232,28 +232,55 @@ def repository_change_state(*, repository: Repository, state: str, actor: Princi
     return repository
 
 
+#: Deleted repositories wait for their purge in this namespace (``~`` is not valid in names, so
+#: no user or organization can ever claim it): their own namespace can go at once.
+GRAVEYARD_NAMESPACE = "~deleted"
+
+
+def _hide(repository: Repository) -> None:
+    """Move a locked repository out of sight: into the graveyard namespace under a name of its
+    own id, marked deleted. Its old name is free at once; the purge is queued after commit."""
+    graveyard, _ = Namespace.objects.get_or_create(name=GRAVEYARD_NAMESPACE, defaults={"kind": Namespace.Kind.ORGANIZATION})
+    tombstone = f"{repository.pk}"
+    Repository.all_objects.filter(pk=repository.pk).update(
+        deleted_at=timezone.now(), namespace=graveyard, name=tombstone, full_name=f"{GRAVEYARD_NAMESPACE}/{tombstone}"
+    )
+    transaction.on_commit(
+        lambda: signals.repository_deleted.send(sender=Repository, repository_id=repository.pk, namespace_id=repository.namespace_id)
+    )
+
+
 def repository_delete(*, repository: Repository, actor: Principal, request: RequestInfo | None = None) -> None:
-    """Delete a repository: it disappears at once (renamed out of the way, so its name is free
-    again, and hidden from every lookup) and its content is purged in the background
-    (``services.gc.repository_purge``, queued after the commit).
+    """Delete a repository: it disappears at once (its name is free again and every lookup misses
+    it) and its content is purged in the background (``services.gc.repository_purge``).
 
     The repository row is locked first, so a concurrent delete waits and then finds nothing to
     do; the audit entry keeps the repository's name.
     """
     with transaction.atomic():
-        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        locked = Repository.objects.select_for_update().select_related("namespace").filter(pk=repository.pk).first()
         if locked is None:
             return
         audit_log(
             kind="delete_repo", principal=actor, repository=locked, request=request,
-            metadata={"repo": repository.name, "namespace": repository.namespace.name},
+            metadata={"repo": locked.name, "namespace": locked.namespace.name},
         )
-        tombstone = f"~deleted~{locked.pk}"
-        Repository.all_objects.filter(pk=locked.pk).update(
-            deleted_at=timezone.now(), name=tombstone, full_name=f"{repository.namespace.name}/{tombstone}"
-        )
-        # Stop new writes into it at once: its upload sessions are cancelled by the purge.
-        transaction.on_commit(lambda: signals.repository_deleted.send(sender=Repository, repository_id=locked.pk))
+        _hide(locked)
+
+
+def namespace_repositories_delete(*, namespace: Namespace, actor: Principal | None, request: RequestInfo | None = None) -> int:
+    """Delete every repository of ``namespace`` as ``repository_delete`` does (hidden now, purged
+    in the background), so the namespace itself can be deleted at once. Returns how many."""
+    count = 0
+    with transaction.atomic():
+        for repository in Repository.objects.select_for_update().select_related("namespace").filter(namespace=namespace).order_by("pk"):
+            audit_log(
+                kind="delete_repo", principal=actor, repository=repository, request=request,
+                metadata={"repo": repository.name, "namespace": namespace.name, "with_namespace": True},
+            )
+            _hide(repository)
+            count += 1
+    return count
 
 
 def _grantee_metadata(user: User | None, robot: Robot | None, team: Team | None) -> dict[str, str]:

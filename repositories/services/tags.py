@@ -20,6 +20,7 @@ from common.grammar import validate_tag
 from repositories.models import Manifest, Repository, Tag
 from repositories.selectors_tags import restorable_tag_exists
 from repositories.services.audit import RequestInfo, audit_log
+from repositories.services.lifecycle import tag_immutable_by_policy
 from repositories.services.repositories import repository_touch
 
 #: Every failed attempt means another writer of the tag committed in the meantime (on
@@ -56,7 +57,10 @@ def tag_point(*, repository: Repository, name: str, manifest: Manifest, now: dat
                         raise TagImmutableError(detail={"tag": name})
                     live.lifetime_end = now
                     live.save(update_fields=["lifetime_end"])
-                return Tag.objects.create(repository=repository, name=name, manifest=manifest, lifetime_start=now, reversion=reversion)
+                immutable = tag_immutable_by_policy(repository=repository, name=name)  # immutability policies
+                return Tag.objects.create(
+                    repository=repository, name=name, manifest=manifest, lifetime_start=now, reversion=reversion, immutable=immutable
+                )
         except IntegrityError:
             now = None  # another writer won the slot: look again
             continue

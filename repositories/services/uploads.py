@@ -13,12 +13,12 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from common.errors import (
@@ -36,6 +36,7 @@ from common.grammar import parse_digest
 from common.resumable_hash import ResumableHash
 from repositories.models import Blob, BlobPlacement, BlobUpload, Manifest, ManifestBlob, Repository, UploadedBlob
 from repositories.selectors import blob_find_in_repository
+from repositories.services.quotas import QuotaExceededError, quota_check_upload, quota_guard_chunks
 from storagebackends.base import ObjectNotFound, StorageError
 from storagebackends.paths import blob_path, upload_path
 from storagebackends.registry import get_location, preferred_location
@@ -55,7 +56,9 @@ def _link_grace() -> timedelta:
 
 
 def blob_upload_start(*, repository: Repository, algorithm: str = "sha256") -> BlobUpload:
-    """Open an upload session in the preferred storage location."""
+    """Open an upload session in the preferred storage location (QuotaExceededError when the
+    namespace is at its quota's Reject threshold)."""
+    quota_check_upload(repository=repository)
     backend = preferred_location()
     upload_id = uuid.uuid4().hex
     try:
@@ -167,12 +170,18 @@ def blob_upload_append(
                 upload_path(upload.id),
                 upload.storage_state,
                 upload.byte_count,
-                _hashed(body.chunks, hasher, already=upload.byte_count, declared=body.declared_length),
+                _hashed(
+                    quota_guard_chunks(repository=upload.repository, already=upload.byte_count, chunks=body.chunks),
+                    hasher, already=upload.byte_count, declared=body.declared_length,
+                ),
             )
         except ObjectNotFound as exc:
             raise BlobUploadUnknownError("upload data is gone", detail={"upload": upload.id}) from exc
         except StorageError as exc:
             raise UnavailableError(f"storage unavailable: {exc}") from exc
+    except QuotaExceededError:
+        blob_upload_cancel(upload=upload)  # a push refused by the quota keeps none of its bytes
+        raise
     except BaseException:
         _release(upload, token)
         raise
@@ -219,6 +228,11 @@ def blob_upload_complete(
     expected = parse_digest(digest)
     if body is not None:
         upload = blob_upload_append(upload=upload, body=body, content_range=content_range)
+    try:
+        quota_check_upload(repository=upload.repository, incoming=upload.byte_count)
+    except QuotaExceededError:
+        blob_upload_cancel(upload=upload)
+        raise
     token = _claim(upload)
     try:
         actual = _digest_of_upload(upload, expected.algorithm)
@@ -388,12 +402,20 @@ def blob_delete(*, repository: Repository, digest: str) -> None:
         ManifestBlob.objects.filter(repository=repository, blob=blob, manifest__deleted_at__isnull=False).delete()
 
 
-def stale_uploads_remove(*, older_than: timedelta | None = None) -> int:
-    """Remove upload sessions idle for longer than ``older_than``; returns how many."""
+def stale_uploads(*, now: datetime | None = None, older_than: timedelta | None = None) -> QuerySet[BlobUpload]:
+    """Upload sessions idle longer than ``older_than`` (``uploads.stale_after_s``) and not held by a writer."""
+    now = now or timezone.now()
     older_than = older_than or timedelta(seconds=settings.MOORAGE_UPLOADS["stale_after_s"])
-    cutoff = timezone.now() - older_than
+    return BlobUpload.objects.filter(updated__lt=now - older_than).filter(Q(writer_token="") | Q(writer_expires_at__lt=now))
+
+
+def stale_uploads_remove(*, older_than: timedelta | None = None, repository: Repository | None = None) -> int:
+    """Remove stale upload sessions (``stale_uploads``) with their partial data; returns how many."""
+    stale = stale_uploads(older_than=older_than)
+    if repository is not None:
+        stale = stale.filter(repository=repository)
     removed = 0
-    for upload in BlobUpload.objects.filter(updated__lt=cutoff).filter(Q(writer_token="") | Q(writer_expires_at__lt=timezone.now())):
+    for upload in stale:
         blob_upload_cancel(upload=upload)
         removed += 1
     return removed

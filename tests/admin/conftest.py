@@ -102,7 +102,82 @@ def world(db) -> World:
         "repositories.blob": placement.blob, "repositories.manifest": manifest, "repositories.tag": tag, "repositories.label": label,
         "repositories.star": star, "repositories.repositorypermission": permission, "repositories.auditlog": entry,
     }
+    objects.update(_notification_rows(repository, acme.namespace, bob))
+    objects.update(_worker_rows())
+    objects.update(_logs_rows(repository, bob))
+    objects.update(_lifecycle_rows(repository, acme.namespace))
     return World(root, auditor, alice, bob, acme, developers, robot.robot, robot.token, app_token, objects)
+
+
+def _notification_rows(repository: Any, namespace: Any, user: User) -> dict[str, Any]:
+    """One row of each notifications model (issue #6): a webhook with a delivery and its attempt."""
+    from repositories.models import NamespaceNotification, NotificationDelivery, NotificationDeliveryAttempt, RepositoryNotification, UserNotification
+
+    hook = RepositoryNotification.objects.create(
+        repository=repository, event="repo_push", method="webhook", config={"url": "https://hooks.example.test/ci"}, secret="s", title="CI"
+    )
+    quota = NamespaceNotification.objects.create(namespace=namespace, event="quota_warning", method="email", config={"email": "ops@example.test"})
+    delivery = NotificationDelivery.objects.create(repository_notification=hook, event="repo_push", payload={"repository": repository.full_name})
+    NotificationDeliveryAttempt.objects.create(delivery=delivery, succeeded=False, http_status=500, error="500 response from the receiver", duration_ms=12)
+    NotificationDelivery.objects.create(namespace_notification=quota, event="quota_warning", payload={"namespace": namespace.name}, status="succeeded")
+    note = UserNotification.objects.create(kind="repo_push", target_user=user, metadata={"repository": repository.full_name})
+    return {
+        "repositories.repositorynotification": hook, "repositories.namespacenotification": quota,
+        "repositories.notificationdelivery": delivery, "repositories.usernotification": note,
+    }
+
+
+def _lifecycle_rows(repository: Any, namespace: Any) -> dict[str, Any]:
+    """One row of each lifecycle and quota model (issue #6)."""
+    from repositories.models import AutoPrunePolicy, ImmutabilityPolicy, NamespaceQuota, NamespaceUsage, QuotaLimit, RepositoryUsage
+
+    quota = NamespaceQuota.objects.create(namespace=namespace, limit_bytes=10**9)
+    QuotaLimit.objects.create(quota=quota, type="Reject", threshold_percent=90)
+    return {
+        "repositories.autoprunepolicy": AutoPrunePolicy.objects.create(namespace=namespace, method="number_of_tags", value="10"),
+        "repositories.immutabilitypolicy": ImmutabilityPolicy.objects.create(namespace=namespace, repository=repository, tag_pattern="^v"),
+        "repositories.namespacequota": quota,
+        "repositories.namespaceusage": NamespaceUsage.objects.create(namespace=namespace, size_bytes=1234),
+        "repositories.repositoryusage": RepositoryUsage.objects.create(repository=repository, size_bytes=1234),
+    }
+
+
+def _worker_rows() -> dict[str, Any]:
+    """A garbage-collection run and a background-task record (issue #6)."""
+    from repositories.models import GcRun
+    from tasks.models import TaskRun
+
+    started = timezone.now() - timedelta(minutes=5)
+    run = GcRun.objects.create(
+        started=started, finished=started + timedelta(seconds=3), status="succeeded", manifests_examined=12, manifests_deleted=2,
+        blobs_examined=40, blobs_deleted=5, bytes_reclaimed=52_428_800, errors=["blob sha256:abc in retired: KeyError('retired')"],
+    )
+    task = TaskRun.objects.create(
+        name="registry.gc.collect", last_started=started, last_finished=started + timedelta(seconds=3), last_status="succeeded",
+        last_duration_s=3.2, runs=7, last_result="{'manifests_deleted': 2}",
+    )
+    return {"repositories.gcrun": run, "tasks.taskrun": task}
+
+
+def _logs_rows(repository: Any, user: User) -> dict[str, Any]:
+    """An audit-log archive, an export and pull statistics (issue #6, logs and statistics)."""
+    from repositories.models import AuditLogArchive, LogExport, ManifestPullStatistic, TagPullStatistic
+
+    now = timezone.now()
+    archive = AuditLogArchive.objects.create(
+        path="logs/archive/2026/01/01/auditlog-000000000001-000000000042-0a1b2c3d.jsonl.gz", location="local", first_id=1, last_id=42,
+        start=now - timedelta(days=120), end=now - timedelta(days=119), count=42, size=2048, complete=True,
+    )
+    export = LogExport.objects.create(
+        requested_by=user, requested_by_name=user.username, repository=repository, repository_name=repository.full_name,
+        start=now - timedelta(days=7), end=now, state="done", count=3, size=900, location="local", path="logs/exports/x.json",
+    )
+    tag = TagPullStatistic.objects.create(repository=repository, tag_name="latest", pull_count=7, last_pulled=now)
+    manifest = ManifestPullStatistic.objects.create(repository=repository, manifest_digest="sha256:" + "c" * 64, pull_count=9, last_pulled=now)
+    return {
+        "repositories.auditlogarchive": archive, "repositories.logexport": export,
+        "repositories.tagpullstatistic": tag, "repositories.manifestpullstatistic": manifest,
+    }
 
 
 def _client(user: User) -> Client:

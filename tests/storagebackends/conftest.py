@@ -1,12 +1,16 @@
 """Every storage backend under test, built on ``tmp_path`` (or a loopback service).
 
-To add a backend (the Azure adapter of the storage issue), add a builder to ``BACKENDS``: it
-receives the test's ``request`` and ``tmp_path`` and returns a ``StorageBackend``, or calls
-``pytest.skip`` when its service (Azurite) cannot run on 127.0.0.1. The whole contract suite
-then runs against it.
+To add a backend, add a builder to ``BACKENDS``: it receives the test's ``request`` and
+``tmp_path`` and returns a ``StorageBackend``, or calls ``pytest.skip`` when its service cannot
+run on 127.0.0.1. The whole contract suite then runs against it.
 
-``moto_s3`` is a real S3 API: moto's standalone server, started once per session on a free
-loopback port. Each S3 test gets its own key prefix (django-storages' ``location``) in one bucket.
+Object stores are real servers started once per session on free loopback ports; each test gets
+its own key prefix (django-storages' ``location``) in one bucket or container:
+
+- ``moto_s3``: S3, moto's standalone server.
+- ``azurite``: Azure Blob Storage, Microsoft's Azurite (npm package ``azurite``; ``.ci/run``
+  installs it). Skipped when ``azurite-blob`` is not on PATH.
+- ``gcs_emulator``: Google Cloud Storage, the ``gcp-storage-emulator`` PyPI package (in memory).
 """
 
 from __future__ import annotations
@@ -108,6 +112,134 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
         log.close()
 
 
+def _start(command: list[str], url: str, log_path: Path, name: str) -> subprocess.Popen:
+    """Start a loopback server and wait until ``url`` answers (any HTTP status)."""
+    log = open(log_path, "wb")  # noqa: SIM115 - the child keeps writing; closed with the process
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with status {process.returncode}: {log_path.read_text()[-2000:]}")
+        try:
+            requests.get(url, timeout=1)
+            return process
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                _stop(process)
+                pytest.fail(f"{name} did not start in 60 s: {log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # google-api-core announces Python 3.11's end of support on import; not ours to act on.
+    config.addinivalue_line("filterwarnings", "ignore:You are using a Python version:FutureWarning")
+
+
+#: Azurite's well-known development account (public, documented by Microsoft).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@dataclass(frozen=True)
+class Azurite:
+    """A running Azurite blob service and the container created in it."""
+
+    blob_endpoint: str
+    container: str
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={self.blob_endpoint};"
+        )
+
+    def options(self, location: str = "") -> dict:
+        """django-storages ``AzureStorage`` options, by its own names."""
+        return {
+            "connection_string": self.connection_string,
+            "azure_container": self.container,
+            "location": location,
+            "expiration_secs": 300,
+        }
+
+    def container_client(self):  # noqa: ANN201 - azure's ContainerClient
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(self.connection_string).get_container_client(self.container)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    binary = shutil.which("azurite-blob")
+    if binary is None:
+        pytest.skip("azurite-blob not on PATH (npm install -g azurite; .ci/run installs it)")
+    try:
+        import azure.storage.blob  # noqa: F401
+    except ImportError:
+        pytest.skip("azure-storage-blob not installed (pip install -r requirements.txt)")
+    folder = tmp_path_factory.mktemp("azurite")
+    port = free_port()
+    command = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder / "data"),
+               "--skipApiVersionCheck", "--loose", "--disableTelemetry"]
+    endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    process = _start(command, endpoint, folder / "azurite.log", "azurite")
+    server = Azurite(blob_endpoint=endpoint, container="moorage-test")
+    server.container_client().create_container()
+    try:
+        yield server
+    finally:
+        _stop(process)
+
+
+@dataclass(frozen=True)
+class GCSEmulator:
+    """A running gcp-storage-emulator and the bucket created in it."""
+
+    endpoint: str
+    bucket: str
+
+    def options(self, location: str = "") -> dict:
+        """django-storages ``GoogleCloudStorage`` options plus Moorage's ``api_endpoint``."""
+        return {"bucket_name": self.bucket, "project_id": "moorage-test", "api_endpoint": self.endpoint, "location": location}
+
+    def client(self):  # noqa: ANN201 - google's Client
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud.storage import Client
+
+        return Client(project="moorage-test", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.endpoint})
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GCSEmulator]:
+    try:
+        import gcp_storage_emulator  # noqa: F401
+        import google.cloud.storage  # noqa: F401
+    except ImportError:
+        pytest.skip("gcp-storage-emulator or google-cloud-storage not installed (pip install -r requirements-dev.txt)")
+    folder = tmp_path_factory.mktemp("gcs")
+    port = free_port()
+    binary = Path(sys.executable).with_name("gcp-storage-emulator")
+    command = [str(binary)] if binary.exists() else [sys.executable, "-m", "gcp_storage_emulator"]
+    command += ["start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "--default-bucket", "moorage-test"]
+    endpoint = f"http://127.0.0.1:{port}"
+    process = _start(command, f"{endpoint}/storage/v1/b", folder / "gcs.log", "gcp-storage-emulator")
+    try:
+        yield GCSEmulator(endpoint=endpoint, bucket="moorage-test")
+    finally:
+        _stop(process)
+
+
 def filesystem_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageBackend:
     return DjangoStorageBackend("contract-fs", FileSystemStorage(location=str(tmp_path / "fs")))
 
@@ -118,9 +250,27 @@ def s3_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageBackend
     return DjangoStorageBackend("contract-s3", storage, direct_download=True)
 
 
+def azure_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageBackend:
+    from storagebackends.azure import AzureStorage
+
+    server: Azurite = request.getfixturevalue("azurite")
+    storage = AzureStorage(**server.options(location=f"contract-{uuid.uuid4().hex}"))
+    return DjangoStorageBackend("contract-azure", storage, direct_download=True)
+
+
+def gcs_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageBackend:
+    from storagebackends.gcs import GoogleCloudStorage
+
+    server: GCSEmulator = request.getfixturevalue("gcs_emulator")
+    storage = GoogleCloudStorage(**server.options(location=f"contract-{uuid.uuid4().hex}"))
+    return DjangoStorageBackend("contract-gcs", storage)
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StorageBackend]] = {
     "filesystem": filesystem_backend,
     "s3": s3_backend,
+    "azure": azure_backend,
+    "gcs": gcs_backend,
 }
 
 
@@ -136,5 +286,33 @@ def s3_backend_factory(moto_s3: MotoS3) -> Callable[[], DjangoStorageBackend]:
 
     def build(direct_download: bool = False) -> DjangoStorageBackend:
         return DjangoStorageBackend("s3", S3Storage(**moto_s3.options(location=location)), direct_download=direct_download)
+
+    return build
+
+
+@pytest.fixture
+def azure_backend_factory(azurite: Azurite) -> Callable[[], DjangoStorageBackend]:
+    """Fresh adapters over one Azure prefix, as separate processes would build them."""
+    from storagebackends.azure import AzureStorage
+
+    location = f"azcase-{uuid.uuid4().hex}"
+
+    def build(direct_download: bool = False, **options) -> DjangoStorageBackend:  # noqa: ANN003
+        storage = AzureStorage(**{**azurite.options(location=location), **options})
+        return DjangoStorageBackend("azure", storage, direct_download=direct_download)
+
+    return build
+
+
+@pytest.fixture
+def gcs_backend_factory(gcs_emulator: GCSEmulator) -> Callable[[], DjangoStorageBackend]:
+    """Fresh adapters over one GCS prefix, as separate processes would build them."""
+    from storagebackends.gcs import GoogleCloudStorage
+
+    location = f"gcscase-{uuid.uuid4().hex}"
+
+    def build(direct_download: bool = False, **options) -> DjangoStorageBackend:  # noqa: ANN003
+        storage = GoogleCloudStorage(**{**gcs_emulator.options(location=location), **options})
+        return DjangoStorageBackend("gcs", storage, direct_download=direct_download)
 
     return build

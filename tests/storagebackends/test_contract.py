@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 import pytest
@@ -147,6 +149,14 @@ def test_commit_drops_bytes_past_the_committed_size(backend):
     assert read(backend, FINAL) == DATA
 
 
+def test_commit_drops_bytes_past_the_committed_size_within_one_append(backend):
+    state = upload(backend, DATA + b"left by a chunk that failed")
+
+    backend.upload_commit(UPLOAD, state, FINAL, len(DATA))
+
+    assert read(backend, FINAL) == DATA
+
+
 def test_commit_removes_the_upload_object(backend):
     state = upload(backend, DATA)
 
@@ -280,3 +290,55 @@ def test_a_failed_write_atomic_keeps_the_previous_object(backend):
         backend.write_atomic("manifests/x", failing(b"new"))
 
     assert read(backend, "manifests/x") == b"old"
+
+
+# -- orphaned uploads --------------------------------------------------------------------------
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def test_upload_orphans_remove_takes_an_old_orphan_and_keeps_kept_and_fresh_uploads(backend):
+    orphan, kept, fresh = upload_path("orphan0"), upload_path("kept0"), upload_path("fresh0")
+    upload(backend, DATA[:3000], DATA[3000:5000], path=orphan)
+    kept_state = upload(backend, DATA[:4000], path=kept)
+    time.sleep(1.1)  # object stores report modification times to the second
+    cutoff = _utc_now()
+    time.sleep(1.1)
+    upload(backend, DATA[:100], path=fresh)
+
+    removed = backend.upload_orphans_remove(older_than=cutoff, keep={kept})
+
+    assert removed == 1
+    assert not backend.exists(orphan)
+    assert backend.stat(kept).size == 4000 and backend.stat(fresh).size == 100
+    remaining = {path.split("/")[1] for path in backend.list("uploads")}
+    assert remaining == {"kept0", "fresh0"}
+    # The kept upload still works end to end.
+    written, kept_state = backend.upload_append(kept, kept_state, 4000, [DATA[4000:]])
+    backend.upload_commit(kept, kept_state, FINAL, 4000 + written)
+    assert read(backend, FINAL) == DATA
+
+
+def test_upload_orphans_remove_leaves_blobs_and_answers_zero_when_nothing_is_stale(backend):
+    put(backend, FINAL, DATA)
+    upload(backend, DATA[:10], path=upload_path("young0"))
+
+    removed = backend.upload_orphans_remove(older_than=_utc_now() - timedelta(hours=1), keep=set())
+
+    assert removed == 0
+    assert backend.exists(upload_path("young0"))
+    assert read(backend, FINAL) == DATA
+
+
+def test_upload_orphans_remove_takes_every_unkept_upload_before_the_cutoff_and_counts_each_once(backend):
+    for name in ("gone1", "gone2"):
+        upload(backend, DATA[:2000], DATA[2000:6000], path=upload_path(name))
+    put(backend, FINAL, DATA)
+
+    removed = backend.upload_orphans_remove(older_than=_utc_now() + timedelta(minutes=5), keep=[])
+
+    assert removed == 2
+    assert list(backend.list("uploads")) == []
+    assert read(backend, FINAL) == DATA

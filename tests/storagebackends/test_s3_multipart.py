@@ -234,3 +234,23 @@ def test_a_commit_retried_after_the_parts_were_completed_still_makes_the_blob(s3
 
     assert read(backend, final) == data
     assert list(backend.list("uploads")) == []
+
+
+def test_orphan_removal_aborts_multipart_uploads_of_stale_uploads_even_without_objects(s3_backend_factory, moto_s3):
+    from datetime import datetime, timedelta, timezone
+
+    backend = s3_backend_factory()
+    state = backend.upload_begin(UPLOAD)
+    backend.upload_append(UPLOAD, state, 0, [os.urandom(6 * MiB)])
+    kept = upload_path("s3kept")
+    backend.upload_begin(kept)
+    # A multipart upload whose objects are gone (its tail deleted): only the listing finds it.
+    lost = f"{backend.storage.location}/uploads/s3lost/blob"
+    moto_s3.client().create_multipart_upload(Bucket=moto_s3.bucket, Key=lost)
+    assert len(pending_multipart_uploads(moto_s3, backend)) == 3
+
+    removed = backend.upload_orphans_remove(older_than=datetime.now(timezone.utc) + timedelta(minutes=1), keep={kept})
+
+    assert removed == 2
+    assert pending_multipart_uploads(moto_s3, backend) == [f"{backend.storage.location}/uploads/s3kept/blob"]
+    assert sorted(backend.list("uploads")) == ["uploads/s3kept/data"]

@@ -9,17 +9,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from common.units import size_text
 from repositories.models import GcRun, Repository
 from repositories.services.gc import GcReport, gc_run
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 class Command(BaseCommand):
@@ -100,7 +92,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label:<16}{examined:>12,}{deleted:>16,}")
         self.stdout.write(f"  {'Upload sessions':<16}{'':>12}{report.uploads_deleted:>16,}")
         reclaimed = "Space to reclaim" if report.dry_run else "Space reclaimed"
-        self.stdout.write(f"\n  {reclaimed}: {_size(report.bytes_reclaimed)}   ({elapsed:.1f} s)")
+        self.stdout.write(f"\n  {reclaimed}: {size_text(report.bytes_reclaimed)}   ({elapsed:.1f} s)")
         if options["list"]:
             for entry in report.deleted_manifests:
                 self.stdout.write(f"  manifest {entry.split(':', 1)[1]}")

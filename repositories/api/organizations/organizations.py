@@ -19,7 +19,8 @@ from accounts.models import User
 from organizations.models import Team
 from organizations.selectors import team_names_of, teams_with_counts
 from organizations.services import organization_create, organization_delete, organization_update
-from repositories.api.organizations.common import NO_CONTENT, OrgCaller, audit, org_caller, require_org_admin
+from repositories.api.organizations.common import NO_CONTENT, OrgCaller, audit, org_caller, request_info, require_org_admin
+from repositories.services.repositories import namespace_repositories_delete
 from repositories.api.organizations.serializers import (
     OrganizationCreateSerializer,
     OrganizationSerializer,
@@ -131,14 +132,15 @@ class OrganizationDetailView(APIView):
 
     @extend_schema(
         operation_id="deleteAdminedOrganization",
-        summary="Delete an organization (refused with 409 while it has repositories)",
-        responses={**NO_CONTENT, 409: OpenApiResponse(description="the organization still has repositories")},
+        summary="Delete an organization with its repositories (they disappear at once and are purged in the background)",
+        responses={**NO_CONTENT},
     )
     def delete(self, request: Request, orgname: str) -> Response:
         caller = org_caller(request, orgname)
         require_org_admin(caller, write=True)
         with transaction.atomic():
             audit(request, "org_delete", orgname, namespace=orgname)
+            namespace_repositories_delete(namespace=caller.organization.namespace, actor=principal_of(request), request=request_info(request))
             organization_delete(organization=caller.organization)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from organizations.models import Organization
 from organizations.services import organization_create
-from repositories.models import AuditLog
+from repositories.models import AuditLog, Repository
 from repositories.services.repositories import repository_get_or_create
 from tests.factories import BlobFactory, ManifestBlobFactory, ManifestFactory, RepositoryFactory, TagFactory
 
@@ -50,13 +50,14 @@ def test_delete_an_empty_organization(login, root, acme):
     assert (entry.performer_name, entry.metadata["namespace"]) == ("root", "acme")
 
 
-def test_an_organization_with_repositories_is_not_deleted(login, root, acme_app):
+def test_an_organization_is_deleted_with_its_repositories(login, root, acme_app):
     response = login(root).delete("/api/v1/superuser/organizations/acme")
 
-    assert response.status_code == 409
-    assert response.json()["error_type"] == "conflict"
-    assert Organization.objects.filter(namespace__name="acme").exists()
-    assert not AuditLog.objects.filter(kind="org_delete").exists()
+    assert response.status_code == 204
+    assert not Organization.objects.filter(namespace__name="acme").exists()
+    assert not Repository.objects.filter(full_name="acme/app").exists()
+    assert Repository.all_objects.filter(full_name__startswith="~deleted/", deleted_at__isnull=False).count() == 1
+    assert AuditLog.objects.filter(kind="org_delete").exists()
 
 
 def test_deleting_an_unknown_organization_is_404(login, root, alice):

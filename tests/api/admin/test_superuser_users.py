@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import user_set_enabled
-from repositories.models import AuditLog
+from repositories.models import AuditLog, Repository
 from repositories.services.repositories import repository_get_or_create
 from tests.api.admin.conftest import PASSWORD, make_user
 
@@ -155,14 +155,16 @@ def test_delete_a_user(login, root, alice):
     assert login(root).delete("/api/v1/superuser/users/alice").status_code == 404
 
 
-def test_deleting_a_user_with_repositories_is_a_409(login, root, alice):
-    repository_get_or_create(name="alice/app")
+def test_deleting_a_user_deletes_their_repositories_in_the_background(login, root, alice):
+    repository = repository_get_or_create(name="alice/app")
 
     response = login(root).delete("/api/v1/superuser/users/alice")
 
-    assert response.status_code == 409
-    assert User.objects.filter(username="alice").exists()
-    assert not AuditLog.objects.filter(kind="superuser_delete_user").exists()
+    assert response.status_code == 204
+    assert not User.objects.filter(username="alice").exists()
+    assert not Repository.objects.filter(full_name="alice/app").exists()
+    assert Repository.all_objects.get(pk=repository.pk).deleted_at is not None
+    assert AuditLog.objects.filter(kind="delete_repo", metadata__with_namespace=True).count() == 1
 
 
 def test_superusers_cannot_be_deleted_before_being_demoted(login, root):

@@ -6,6 +6,8 @@ from accounts.models import Namespace, Robot
 from accounts.services import user_create
 from organizations.models import Organization, Team, TeamMember
 from organizations.services import team_member_add, team_upsert
+from repositories.models import Repository
+from repositories.services.gc import repository_purge
 from tests.api.organizations.conftest import audit_entries
 
 ORG = "/api/v1/organization/acme"
@@ -207,12 +209,18 @@ def test_an_admin_deletes_an_empty_organization_with_its_robots(as_alice, acme, 
     assert len(audit_entries("org_delete")) == 1
 
 
-def test_an_organization_with_repositories_cannot_be_deleted(as_alice, acme, acme_repository):
-    response = as_alice.delete(ORG)
-    assert response.status_code == 409
-    assert response.json()["error_type"] == "conflict"
-    assert Organization.objects.filter(pk=acme.pk).exists()
-    assert audit_entries("org_delete") == []
+def test_deleting_an_organization_hides_its_repositories_at_once_and_purges_them_later(as_alice, acme, acme_repository):
+    assert as_alice.delete(ORG).status_code == 204
+    assert not Organization.objects.filter(pk=acme.pk).exists()
+    assert not Namespace.objects.filter(name="acme").exists()
+    assert not Repository.objects.filter(pk=acme_repository.pk).exists(), "hidden at once"
+    pending = Repository.all_objects.get(pk=acme_repository.pk)
+    assert pending.deleted_at is not None and pending.namespace.name == "~deleted"
+    assert repository_purge(repository_id=pending.pk)
+    assert not Repository.all_objects.filter(pk=pending.pk).exists()
+    assert len(audit_entries("org_delete")) == 1
+    # The name is free again at once.
+    assert as_alice.post("/api/v1/organization/", {"name": "acme"}, format="json").status_code == 201
 
 
 def test_a_member_cannot_delete_the_organization(as_bob, acme):

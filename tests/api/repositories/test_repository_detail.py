@@ -110,7 +110,7 @@ def test_an_admin_deletes_the_repository_and_everything_in_it(session_client, wo
     assert not Repository.objects.filter(full_name="acme/web").exists()
     assert session_client("olga").get(WEB).status_code == 404
     hidden = Repository.all_objects.get(pk=world.repos["web"].pk)
-    assert hidden.deleted_at is not None and hidden.full_name == f"acme/~deleted~{hidden.pk}"
+    assert hidden.deleted_at is not None and hidden.full_name == f"~deleted/{hidden.pk}"
     assert repository_purge(repository_id=hidden.pk) is True
     assert repository_purge(repository_id=hidden.pk) is False  # idempotent
     assert not Repository.all_objects.filter(pk=hidden.pk).exists()

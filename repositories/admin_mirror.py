@@ -1,0 +1,1 @@
+"""Admin pages for mirror models (registered by the issue that adds them)."""

@@ -1,0 +1,3 @@
+"""Models for the admin console (filled in by the admin issue if it needs any)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Models for repository mirroring (filled in by the mirroring issue)."""
+
+__all__: list[str] = []
