@@ -27,7 +27,8 @@ from accounts.principals import ANONYMOUS, Principal
 from common.grammar import split_repository_name
 from organizations.models import ROLE_RANK, Role, Team
 from organizations.selectors import organization_role_of
-from repositories.models import Repository, RepositoryPermission
+from repositories.models import Repository, RepositoryMirror, RepositoryPermission
+from repositories.selectors_dashboard import registry_read_only_switch
 
 __all__ = ["ANONYMOUS", "Action", "Principal", "is_allowed", "refusal_reason", "repository_role", "readable_repositories", "can_create_in_namespace"]
 
@@ -52,16 +53,22 @@ def state_refuses(action: Action, repository: Repository | None, principal: Prin
     """Why the registry or repository state refuses ``action`` (None when it does not)."""
     if action not in WRITE_ACTIONS:
         return None
-    if _registry()["read_only"]:
+    if _registry()["read_only"] or registry_read_only_switch():  # the config value, or the admin dashboard's switch
         return "the registry is in read-only mode"
     if action == Action.PUSH and _registry()["pushes_disabled"]:
         return "pushes are disabled on this registry"
     if repository is not None:
         if repository.state == Repository.State.READ_ONLY:
             return f"repository {repository.full_name} is read-only"
-        if repository.state == Repository.State.MIRROR:
+        if repository.state == Repository.State.MIRROR and not _is_mirror_robot(principal, repository):
             return f"repository {repository.full_name} is a mirror; only its mirror robot may push"
     return None
+
+
+def _is_mirror_robot(principal: Principal, repository: Repository) -> bool:
+    if principal.kind != "robot" or principal.id is None:
+        return False
+    return RepositoryMirror.objects.filter(repository=repository, robot_id=principal.id).exists()
 
 
 def repository_role(principal: Principal, repository: Repository) -> str | None:

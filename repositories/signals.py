@@ -9,6 +9,8 @@ manifest_deleted = Signal()
 #: sent with ``repository_id`` and its former ``namespace_id`` after a repository was marked
 #: deleted (hidden; its purge is queued)
 repository_deleted = Signal()
+#: sent with ``mirror_id`` after a sync was requested (sync-now) and committed
+mirror_sync_requested = Signal()
 #: sent with ``export_id`` (a string) after an audit-log export was requested and committed
 log_export_requested = Signal()
 #: sent with ``delivery_ids`` after notification deliveries were created outside an event (the

@@ -74,3 +74,10 @@ def _notify_event(sender, event: str, namespace_id: int, repository_id: int | No
         queue_deliveries(notification_event_dispatch(event=event, namespace_id=namespace_id, repository_id=repository_id, payload=dict(payload or {})))
     except Exception:  # noqa: BLE001 - the emitting transaction has committed; never fail it here
         logging.getLogger(__name__).exception("could not create %s notifications for namespace %s", event, namespace_id)
+
+
+@receiver(signals.mirror_sync_requested, dispatch_uid="mirror.sync_now")
+def _queue_requested_mirror_sync(sender, mirror_id: int, **kwargs) -> None:  # noqa: ANN001
+    from tasks.mirror import schedule_due
+
+    enqueue(schedule_due)

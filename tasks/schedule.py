@@ -2,7 +2,7 @@
 
 from celery.schedules import crontab
 
-TASK_MODULES = ("tasks.uploads", "tasks.identity", "tasks.gc", "tasks.notifications", "tasks.storage", "tasks.logs", "tasks.stats", "tasks.lifecycle", "tasks.quotas")
+TASK_MODULES = ("tasks.uploads", "tasks.identity", "tasks.gc", "tasks.notifications", "tasks.storage", "tasks.logs", "tasks.stats", "tasks.lifecycle", "tasks.quotas", "tasks.mirror")
 
 BEAT_SCHEDULE = {
     "remove-stale-uploads": {"task": "registry.uploads.remove_stale", "schedule": crontab(minute=17)},
@@ -19,4 +19,5 @@ BEAT_SCHEDULE = {
     "expire-tags": {"task": "registry.tags.expire", "schedule": crontab(minute="*")},
     "autoprune-tags": {"task": "registry.tags.autoprune", "schedule": crontab(minute="*/30")},
     "recompute-quota-usage": {"task": "registry.quota.recompute", "schedule": crontab(minute=53)},
+    "queue-due-mirror-syncs": {"task": "registry.mirror.schedule_due", "schedule": 30.0},
 }

@@ -5,6 +5,7 @@ converter refuses sub-resource keywords so the tag, manifest and log route modul
 from django.urls import path, register_converter
 
 from repositories.api import autoprune, immutability, notifications, repos_permissions, repos_search, repos_stars, repositories
+from repositories.api import mirror as mirror_api
 from repositories.api.repos_common import BareRepositoryPathConverter, RepositoryPathConverter
 
 register_converter(RepositoryPathConverter, "repository_path")
@@ -41,6 +42,9 @@ urlpatterns = [
         "repository/<repository_path:repository>/immutabilitypolicy/<str:uuid>",
         immutability.RepositoryImmutabilityPolicyView.as_view(), name="api-repository-immutability-policy",
     ),
+    path("repository/<repository_path:repository>/mirror", mirror_api.RepositoryMirrorView.as_view(), name="api-repository-mirror"),
+    path("repository/<repository_path:repository>/mirror/sync-now", mirror_api.RepositoryMirrorSyncNowView.as_view(), name="api-repository-mirror-sync-now"),
+    path("repository/<repository_path:repository>/mirror/sync-cancel", mirror_api.RepositoryMirrorSyncCancelView.as_view(), name="api-repository-mirror-sync-cancel"),
     path("repository/<bare_repository_path:repository>", repositories.RepositoryDetailView.as_view(), name="api-repository"),
     path("user/starred", repos_stars.StarredRepositoryListView.as_view(), name="api-starred"),
     path("user/starred/<repository_path:repository>", repos_stars.StarredRepositoryView.as_view(), name="api-starred-repository"),

@@ -56,13 +56,15 @@ def _resolve_blob(repository: Repository, descriptor: Descriptor) -> Blob | None
     return None
 
 
-def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[list[Blob], list[Manifest]]:
+def _check_references(repository: Repository, parsed: ParsedManifest, sparse_children: frozenset[str] = frozenset()) -> tuple[list[Blob], list[Manifest]]:
     missing: list[RegistryError] = []
     blobs: list[Blob] = []
     children: list[Manifest] = []
     if parsed.is_index:
         for descriptor in parsed.children:
             child = manifest_find(repository=repository, digest=descriptor.digest)
+            if child is None and descriptor.digest in sparse_children:
+                continue  # left out on purpose (a mirror's architecture filter): a sparse index
             if child is None:
                 missing.append(ManifestBlobUnknownError("index references a manifest unknown to this repository", detail={"digest": descriptor.digest}))
             elif child.size != descriptor.size:
@@ -89,9 +91,12 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
 
 def manifest_put(
     *, repository: Repository, reference: str, raw: bytes, content_type: str, extra_tags: tuple[str, ...] = (),
-    actor: Principal | None = None, request: RequestInfo | None = None,
+    actor: Principal | None = None, request: RequestInfo | None = None, sparse_children: frozenset[str] = frozenset(),
 ) -> ManifestPutResult:
     """Store a manifest under a tag or its digest, plus any ``extra_tags``.
+
+    ``sparse_children``: digests an index may list without the repository holding them (the
+    mirror's architecture filter keeps an index byte for byte but copies only some children).
 
     Raises MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN (one error per missing reference),
     DIGEST_INVALID (digest reference does not match the body), SIZE_INVALID (too large),
@@ -113,7 +118,7 @@ def manifest_put(
     if is_digest_reference(reference) and parsed.digest != reference:
         raise DigestInvalidError("manifest digest does not match the reference", detail={"reference": reference, "actual": parsed.digest})
 
-    blobs, children = _check_references(repository, parsed)
+    blobs, children = _check_references(repository, parsed, sparse_children)
     quota_check_manifest(repository=repository, blobs=blobs)  # DENIED before anything is kept
     try:
         return _manifest_store(repository, parsed, blobs, children, tags, actor, request)
@@ -121,7 +126,7 @@ def manifest_put(
         # A referenced blob or child manifest was garbage-collected between the check and the
         # commit (the foreign key refused the link): nothing was stored. Check again: what is
         # gone raises MANIFEST_BLOB_UNKNOWN; if it came back meanwhile, store once more.
-        blobs, children = _check_references(repository, parsed)
+        blobs, children = _check_references(repository, parsed, sparse_children)
         return _manifest_store(repository, parsed, blobs, children, tags, actor, request)
 
 

@@ -1,0 +1,45 @@
+"""The admin page of mirrors: status, error and upstream user listed (never the password); the
+"sync now" action goes through the service and reports refusals."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.services import user_create
+from repositories.models.mirror import MirrorStatus, RepositoryMirror
+from tests.mirror.conftest import configure
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/repositories/repositorymirror/"
+
+
+@pytest.fixture
+def admin_client(db) -> Client:
+    client = Client()
+    client.force_login(user_create(username="root", password=None, is_superuser=True))
+    return client
+
+
+def test_the_list_shows_status_and_last_error_and_the_page_hides_the_password(admin_client, setup):
+    mirror = configure(setup, "http://127.0.0.1:5999/lib/app", username="puller", password="hidden-password", credentials_given=True)
+    RepositoryMirror.objects.filter(pk=mirror.pk).update(status=MirrorStatus.FAIL, last_error="the upstream registry is unreachable")
+
+    listing = admin_client.get(CHANGELIST).content.decode()
+    page = admin_client.get(f"{CHANGELIST}{mirror.pk}/change/").content.decode()
+
+    assert "acme/app" in listing and "Failed" in listing and "the upstream registry is unreachable" in listing
+    assert "puller" in page and "hidden-password" not in page
+
+
+def test_the_sync_now_action_requests_a_sync_and_reports_a_refusal(admin_client, setup):
+    mirror = configure(setup, "http://127.0.0.1:5999/lib/app")
+
+    response = admin_client.post(CHANGELIST, {"action": "sync_now", "_selected_action": [mirror.pk]}, follow=True)
+
+    assert RepositoryMirror.objects.get().status == MirrorStatus.SYNC_NOW
+    assert "1 mirror(s) will sync within 30 seconds" in response.content.decode()
+    RepositoryMirror.objects.update(is_enabled=False)
+    refused = admin_client.post(CHANGELIST, {"action": "sync_now", "_selected_action": [mirror.pk]}, follow=True)
+    assert "the mirror is disabled" in refused.content.decode()
