@@ -6,8 +6,8 @@ def size_text(size: int) -> str:
     if size < 1024:
         return f"{size} B"
     value = size / 1024
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
             break
         value /= 1024
     return f"{value:.1f} {unit}"

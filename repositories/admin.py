@@ -119,7 +119,32 @@ class RepositoryAdmin(ConsoleModelAdmin):
         )
         return format_html('<ul style="margin: 0; padding: 0">{}</ul>', items) if items else format_html("{}", "none")
 
-    actions = ["collect_garbage"]
+    actions = ["collect_garbage", "make_read_only", "make_normal"]
+
+    @admin.action(description="Set the selected repositories read-only", permissions=["change"])
+    def make_read_only(self, request: HttpRequest, queryset: QuerySet[Repository]) -> None:
+        self._set_state(request, queryset, Repository.State.READ_ONLY, from_states=(Repository.State.NORMAL,))
+
+    @admin.action(description="Set the selected read-only repositories back to normal", permissions=["change"])
+    def make_normal(self, request: HttpRequest, queryset: QuerySet[Repository]) -> None:
+        self._set_state(request, queryset, Repository.State.NORMAL, from_states=(Repository.State.READ_ONLY,))
+
+    def _set_state(self, request: HttpRequest, queryset: QuerySet[Repository], state: str, *, from_states: tuple[str, ...]) -> None:
+        """Through ``repository_change_state`` (audited ``change_repo_state``). Mirrors are left
+        alone both ways: a mirror stops being one on its own page, deliberately."""
+        actor, info = principal_for_user(request.user, "session"), _request_info(request)
+        changed, skipped = [], []
+        for repository in queryset.select_related("namespace").order_by("full_name"):
+            if repository.state not in from_states:
+                skipped.append(f"{repository.full_name} ({repository.get_state_display().lower()})")
+                continue
+            repository_change_state(repository=repository, state=state, actor=actor, request=info)
+            changed.append(repository.full_name)
+        label = Repository.State(state).label.lower()
+        if changed:
+            self.message_user(request, f"Set {len(changed)} repositor{'ies' if len(changed) != 1 else 'y'} {label}: {', '.join(changed)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Left unchanged: {', '.join(skipped)}.", messages.INFO)
 
     @admin.action(description="Run garbage collection for the selected repositories", permissions=["gc"])
     def collect_garbage(self, request: HttpRequest, queryset: QuerySet[Repository]) -> None:
@@ -570,4 +595,4 @@ class AppTokenAdmin(ConsoleModelAdmin):
             self.delete_model(request, token)
 
 # Admin pages of the other model modules (repositories/models/*.py).
-from repositories import admin_lifecycle, admin_logs, admin_mirror, admin_notifications, admin_storage  # noqa: E402,F401
+from repositories import admin_dashboard, admin_lifecycle, admin_logs, admin_mirror, admin_notifications, admin_storage  # noqa: E402,F401

@@ -106,6 +106,7 @@ def world(db) -> World:
     objects.update(_worker_rows())
     objects.update(_logs_rows(repository, bob))
     objects.update(_lifecycle_rows(repository, acme.namespace))
+    objects.update(_mirror_rows(acme.namespace, robot.robot))
     return World(root, auditor, alice, bob, acme, developers, robot.robot, robot.token, app_token, objects)
 
 
@@ -140,6 +141,20 @@ def _lifecycle_rows(repository: Any, namespace: Any) -> dict[str, Any]:
         "repositories.namespaceusage": NamespaceUsage.objects.create(namespace=namespace, size_bytes=1234),
         "repositories.repositoryusage": RepositoryUsage.objects.create(repository=repository, size_bytes=1234),
     }
+
+
+def _mirror_rows(namespace: Any, robot: Robot) -> dict[str, Any]:
+    """A mirrored repository (issue #7) with a failed last sync."""
+    from repositories.models import RepositoryMirror
+    from repositories.services.mirror import secret_encrypt
+
+    mirrored = RepositoryFactory(namespace=namespace, name="mirrored", state="MIRROR")
+    mirror = RepositoryMirror.objects.create(
+        repository=mirrored, external_reference="registry.example.test/library/app", username_encrypted=secret_encrypt("puller"),
+        password_encrypted=secret_encrypt("s3cret"), tag_patterns=["v1.*"], sync_interval=3600, sync_start_date=timezone.now(),
+        robot=robot, status="FAIL", last_error="upstream answered 503",
+    )
+    return {"repositories.repositorymirror": mirror}
 
 
 def _worker_rows() -> dict[str, Any]:
