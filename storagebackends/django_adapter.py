@@ -195,6 +195,8 @@ class DjangoStorageBackend:
                 handle.truncate(size)
                 os.fsync(handle.fileno())
             os.replace(source, target)  # atomic: readers see no blob or the whole blob
+        except FileNotFoundError as exc:  # aborted (or committed) meanwhile, as the other backends say
+            raise ObjectNotFound(upload_path) from exc
         except OSError as exc:
             raise StorageError(f"cannot commit upload: {exc}") from exc
         self._remove_upload_folder(upload_path)

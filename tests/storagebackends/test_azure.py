@@ -19,7 +19,7 @@ import requests
 from django.test import override_settings
 
 from storagebackends import azure
-from storagebackends.base import ObjectNotFound, StorageError
+from storagebackends.base import StorageError
 from storagebackends.paths import blob_path, upload_path
 from storagebackends.registry import get_location, reset_cache
 from tests.factories import digest_of
@@ -156,26 +156,6 @@ def test_an_upload_in_progress_cannot_be_read_back_as_a_blob(azure_backend_facto
 
     with pytest.raises(StorageError):
         backend.open(UPLOAD)
-
-
-def test_append_or_commit_of_an_aborted_upload_raises_object_not_found(azure_backend_factory):
-    backend = azure_backend_factory()
-    state = backend.upload_begin(UPLOAD)
-    _written, state = backend.upload_append(UPLOAD, state, 0, [b"abc"])
-    backend.upload_abort(UPLOAD, state)
-
-    with pytest.raises(ObjectNotFound):
-        backend.upload_append(UPLOAD, state, 3, [b"def"])
-    with pytest.raises(ObjectNotFound):
-        backend.upload_commit(UPLOAD, state, "blobs/never", 3)
-    assert not backend.exists("blobs/never")
-
-
-def test_open_at_the_end_of_an_object_reads_nothing(azure_backend_factory):
-    backend = azure_backend_factory()
-    backend.write_atomic("blobs/x", [b"12345"])
-
-    assert read(backend, "blobs/x", offset=5) == b""
 
 
 def test_write_atomic_of_a_large_object_commits_blocks_and_a_failure_keeps_the_previous_one(azure_backend_factory):

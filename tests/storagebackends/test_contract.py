@@ -66,6 +66,12 @@ def test_open_of_a_missing_object_raises_object_not_found(backend):
         backend.open("blobs/sha256/00/missing")
 
 
+def test_open_at_the_end_of_an_object_reads_nothing(backend):
+    backend.write_atomic("blobs/x/small", [b"12345"])
+
+    assert read(backend, "blobs/x/small", offset=5) == b""
+
+
 def test_stat_reports_the_size_of_an_object(backend):
     put(backend, FINAL, DATA)
 
@@ -245,6 +251,26 @@ def test_upload_abort_of_an_upload_already_gone_is_not_an_error(backend):
     backend.upload_abort(UPLOAD, state)
 
     assert not backend.exists(UPLOAD)
+
+
+def test_append_or_commit_of_an_aborted_upload_raises_object_not_found(backend):
+    state = upload(backend, b"abc")
+    backend.upload_abort(UPLOAD, state)
+
+    with pytest.raises(ObjectNotFound):
+        backend.upload_append(UPLOAD, state, 3, [b"def"])
+    with pytest.raises(ObjectNotFound):
+        backend.upload_commit(UPLOAD, state, "blobs/never", 3)
+    assert not backend.exists("blobs/never")
+
+
+def test_an_empty_upload_commits_an_empty_blob(backend):
+    state = backend.upload_begin(UPLOAD)
+
+    backend.upload_commit(UPLOAD, state, "blobs/empty", 0)
+
+    assert backend.stat("blobs/empty").size == 0
+    assert read(backend, "blobs/empty") == b""
 
 
 def test_separate_uploads_do_not_see_each_other(backend):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import override_settings
 
 from storagebackends import gcs
-from storagebackends.base import ObjectNotFound, StorageError
+from storagebackends.base import StorageError
 from storagebackends.paths import blob_path, upload_path
 from storagebackends.registry import get_location, reset_cache
 from tests.factories import digest_of
@@ -145,29 +145,6 @@ def test_an_upload_in_progress_cannot_be_read_back_as_a_blob(gcs_backend_factory
 
     with pytest.raises(StorageError):
         backend.open(UPLOAD)
-
-
-def test_append_or_commit_of_an_aborted_upload_raises_object_not_found(gcs_backend_factory):
-    backend = gcs_backend_factory()
-    state = backend.upload_begin(UPLOAD)
-    _written, state = backend.upload_append(UPLOAD, state, 0, [b"abc"])
-    backend.upload_abort(UPLOAD, state)
-
-    with pytest.raises(ObjectNotFound):
-        backend.upload_append(UPLOAD, state, 3, [b"def"])
-    with pytest.raises(ObjectNotFound):
-        backend.upload_commit(UPLOAD, state, "blobs/never", 3)
-    assert not backend.exists("blobs/never")
-
-
-def test_an_empty_upload_commits_an_empty_blob(gcs_backend_factory):
-    backend = gcs_backend_factory()
-    state = backend.upload_begin(UPLOAD)
-
-    backend.upload_commit(UPLOAD, state, "blobs/empty", 0)
-
-    assert backend.stat("blobs/empty").size == 0
-    assert read(backend, "blobs/empty") == b""
 
 
 def test_write_atomic_of_a_large_object_composes_parts_and_a_failure_leaves_no_parts(gcs_backend_factory, gcs_emulator, monkeypatch):

@@ -209,13 +209,6 @@ def test_an_empty_upload_commits_an_empty_blob(s3_backend_factory, moto_s3):
     assert pending_multipart_uploads(moto_s3, backend) == []
 
 
-def test_open_at_the_end_of_an_object_reads_nothing(s3_backend_factory):
-    backend = s3_backend_factory()
-    backend.write_atomic("blobs/x/small", [b"12345"])
-
-    assert read(backend, "blobs/x/small", offset=5) == b""
-
-
 def test_a_commit_retried_after_the_parts_were_completed_still_makes_the_blob(s3_backend_factory, moto_s3):
     backend = s3_backend_factory()
     data = os.urandom(16 * MiB)  # two full parts, no tail
