@@ -19,3 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("repositories.web.urls")),  # the web UI at /ui/ ("/" redirects there); keep last
 ]
+
+handler404 = "registry_site.errors.page_not_found"
+handler500 = "registry_site.errors.server_error"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import sys
@@ -258,12 +259,36 @@ def check_config_arguments(parser: argparse.ArgumentParser) -> None:
         help="YAML file to validate on its own (environment overrides are not applied). "
              "Without it: the effective configuration (MOORAGE_CONFIG + MOORAGE_* variables).",
     )
+    parser.add_argument(
+        "--json", action="store_true",
+        help="Print one JSON object (valid, source, file, problems with key path and environment variable) "
+             "instead of text, for scripts and CI checks.",
+    )
 
 
-def check_config_run(file: str | None, out: TextIO, err: TextIO, **styles: Style) -> int:
-    """What ``manage.py check_config [FILE]`` does; returns the exit code."""
+def check_config_run(file: str | None, out: TextIO, err: TextIO, *, as_json: bool = False, **styles: Style) -> int:
+    """What ``manage.py check_config [FILE] [--json]`` does; returns the exit code."""
     check = config_check(file, {}) if file else effective_config_check()
+    if as_json:
+        # one write: Django's OutputWrapper would end every chunk json.dump writes with a newline
+        out.write(json.dumps(check_as_json(check), indent=2) + "\n")
+        return 0 if check.valid else 1
     return report_check(check, out, err, **styles)
+
+
+def check_as_json(check: ConfigCheck) -> dict[str, Any]:
+    """The outcome of a check for scripts; problems are already redacted (no secret values)."""
+    return {
+        "valid": check.valid,
+        "source": check.source,
+        "file": check.file,
+        "keys_set_in_file": check.file_keys,
+        "environment_overrides": list(check.env_overrides),
+        "problems": [
+            {"path": problem.display_path, "message": problem.message, "environment_variable": problem.env_var}
+            for problem in check.problems
+        ],
+    }
 
 
 def exit_if_config_invalid(argv: Sequence[str]) -> None:
@@ -279,7 +304,7 @@ def exit_if_config_invalid(argv: Sequence[str]) -> None:
         parser = argparse.ArgumentParser(prog=f"{os.path.basename(argv[0])} check_config")
         check_config_arguments(parser)
         options, _unknown = parser.parse_known_args(list(argv[2:]))
-        sys.exit(check_config_run(options.file, sys.stdout, sys.stderr))
+        sys.exit(check_config_run(options.file, sys.stdout, sys.stderr, as_json=options.json))
     source = os.environ.get("MOORAGE_CONFIG")
     sys.stderr.write(f"Moorage cannot start: the configuration{f' ({source} + environment)' if source else ''} is invalid.\n")
     sys.stderr.write("\n".join(format_problems(check.problems)) + "\n")

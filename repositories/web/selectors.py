@@ -263,6 +263,46 @@ def organization_overview(*, principal: Principal, name: str) -> OrganizationOve
     )
 
 
+# --- a user's namespace -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserNamespaceOverview:
+    owner: User
+    #: the viewer is the owner (or a superuser): robots and storage are shown
+    sees_everything: bool
+    is_self: bool
+    repositories: list[Repository]
+    robots: list[Robot]
+    usage: Usage | None
+
+
+def user_namespace_overview(*, principal: Principal, name: str) -> UserNamespaceOverview | None:
+    """The page of user ``name``'s namespace as ``principal`` may see it (None: no such user).
+
+    Others see only the repositories they may read; robots and storage use are the owner's (and
+    superusers') business, as on the organization page.
+    """
+    owner = User.objects.filter(username=name, namespace__isnull=False, is_active=True).select_related("namespace").first()
+    if owner is None:
+        return None
+    is_self = principal.kind == "user" and principal.user_id == owner.pk
+    sees_everything = is_self or principal.is_superuser or principal.is_readonly_superuser
+    repositories = list(_readable(principal).filter(namespace=owner.namespace).select_related("namespace").order_by("name")[:200])
+    robots = (
+        list(Robot.objects.filter(namespace=owner.namespace).select_related("namespace").order_by("shortname"))
+        if sees_everything else []
+    )
+    return UserNamespaceOverview(
+        owner=owner,
+        sees_everything=sees_everything,
+        is_self=is_self,
+        repositories=repositories,
+        robots=robots,
+        usage=namespace_usage(namespace_id=owner.namespace_id) if sees_everything else None,
+    )
+
+
 # --- user settings ----------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("ui/settings", views.user_settings, name="settings"),
     path("ui/settings/tokens/<str:token_uuid>/revoke", views.app_token_revoke_view, name="app-token-revoke"),
     path("ui/organization/<str:name>", views.organization_detail, name="organization"),
+    path("ui/user/<str:name>", views.user_namespace_detail, name="user"),
     path("ui/star/<path:name>", views.star, name="star"),
     re_path(rf"^ui/repository/(?P<name>.+)/manifest/(?P<digest>{DIGEST})$", views.manifest_detail, name="manifest"),
     path("ui/repository/<path:name>", views.repository_detail, name="repository"),

@@ -183,6 +183,16 @@ def organization_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "web/organization.html", {"o": overview, "host": registry_host(request)})
 
 
+@require_GET
+@answers_404
+def user_namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
+    principal = selectors.principal_of_request(request)
+    overview = selectors.user_namespace_overview(principal=principal, name=name)
+    if overview is None:
+        raise NotFound("user")
+    return render(request, "web/user.html", {"o": overview, "host": registry_host(request)})
+
+
 # --- user settings and app tokens -------------------------------------------------------------
 
 

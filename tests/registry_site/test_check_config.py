@@ -162,3 +162,37 @@ def test_the_effective_check_reads_moorage_config_and_counts_keys(tmp_path):
     assert check.file_keys == 3
     assert check.env_overrides == ["MOORAGE_DEBUG"]
     assert check.config["port"] == 6000 and check.config["debug"] is True
+
+
+# --- --json, for scripts ----------------------------------------------------------------------------
+def test_json_output_of_a_valid_file_is_one_object_and_exit_0(tmp_path):
+    import json
+
+    path = _write(tmp_path, {"port": 6000})
+    result = _manage(tmp_path, "check_config", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["valid"] is True
+    assert report["problems"] == []
+    assert report["keys_set_in_file"] == 1
+
+
+def test_json_output_lists_every_problem_by_key_path_and_exits_1(tmp_path):
+    import json
+
+    path = _write(tmp_path, BAD)
+    result = _manage(tmp_path, "check_config", str(path), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    paths = {problem["path"] for problem in report["problems"]}
+    assert {"port", "server.workers", "databse"} <= paths
+
+
+def test_json_output_names_the_environment_variable_of_a_bad_override(tmp_path):
+    import json
+
+    result = _manage(tmp_path, "check_config", "--json", MOORAGE_PORT="not-a-port")
+    assert result.returncode == 1
+    problems = json.loads(result.stdout)["problems"]
+    assert any(problem["environment_variable"] == "MOORAGE_PORT" for problem in problems)

@@ -32,7 +32,7 @@ def all_urls(world: World) -> list[str]:
         "/ui/", "/ui/?q=web", "/ui/?namespace=acme", "/ui/?public=1", "/ui/?starred=1", "/ui/?page=99", "/ui/?page=x",
         web, f"{web}?history=2", f"{web}/manifest/{world.image.digest}", f"{web}/manifest/{world.index.digest}",
         f"{web}/manifest/{world.signature.digest}", secret, f"{secret}/manifest/{world.secret_image.digest}",
-        "/ui/repository/alice/tools", "/ui/organization/acme", "/ui/signin", "/ui/settings",
+        "/ui/repository/alice/tools", "/ui/organization/acme", "/ui/user/alice", "/ui/signin", "/ui/settings",
     ]
 
 
@@ -277,6 +277,47 @@ def test_organization_page_for_admins(world, signed_in, who):
 def test_unknown_organization_and_user_namespace_are_404(world, client):
     page(client, "/ui/organization/nope", 404)
     page(client, "/ui/organization/alice", 404)  # a user's namespace, not an organization
+    page(client, "/ui/user/nope", 404)
+    page(client, "/ui/user/acme", 404)  # an organization, not a user
+
+
+# --- a user's namespace ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice_robot(world):
+    from accounts.services import robot_create
+
+    return robot_create(namespace=world.alice.namespace, shortname="builder", description="Alice's CI")
+
+
+@pytest.mark.parametrize("who", ["anonymous", "outsider", "dev"])
+def test_user_page_shows_others_only_the_repositories_they_may_read(world, signed_in, alice_robot, who):
+    body = page(signed_in(None if who == "anonymous" else getattr(world, who)), "/ui/user/alice")
+    assert "<h1>alice</h1>" in body
+    assert "alice/tools" not in body and "No repositories you may read." in body
+    for private in ('id="robots"', 'id="quota"', "alice+builder", "Your settings"):
+        assert private not in body
+
+
+def test_user_page_for_its_owner_shows_robots_with_login_and_storage(world, signed_in, alice_robot):
+    body = page(signed_in(world.alice), "/ui/user/alice")
+    assert 'href="/ui/repository/alice/tools"' in body and "this is you" in body
+    robots = _section(body, "robots")
+    assert "docker login --username=&#x27;alice+builder&#x27; testserver" in robots
+    assert alice_robot.token not in body
+    assert "In use" in _section(body, "quota")
+
+
+def test_user_page_for_a_superuser_shows_everything(world, signed_in, alice_robot):
+    body = page(signed_in(world.root), "/ui/user/alice")
+    assert 'href="/ui/repository/alice/tools"' in body and "alice+builder" in body and 'id="quota"' in body
+    assert "this is you" not in body
+
+
+def test_personal_repository_breadcrumb_links_the_user_page(world, signed_in):
+    body = page(signed_in(world.alice), "/ui/repository/alice/tools")
+    assert 'href="/ui/user/alice"' in body
 
 
 # --- settings and app tokens -------------------------------------------------------------------

@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         code = check_config_run(
-            options["file"], self.stdout, self.stderr,
+            options["file"], self.stdout, self.stderr, as_json=options["json"],
             success=self.style.SUCCESS, error=self.style.ERROR, key=self.style.SQL_FIELD,
         )
         if code:
