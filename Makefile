@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test test-fast bench lint clean
+.PHONY: run test test-fast soak bench bench-all lint clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +23,20 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not live" $(PYTEST_ARGS)
 
-## Benchmarks (print figures; never part of `make test`).
+## Soak: concurrent pushes, pulls, tag moves, deletes and referrers while GC runs every second
+## (make soak DURATION=600 WORKERS=4; prints figures, fails on any lost or failed operation).
+DURATION ?= 600
+WORKERS  ?= 4
+soak: $(STAMP)
+	$(PY) -m tests.soak --duration $(DURATION) --workers $(WORKERS)
+
+## Benchmarks (print figures; never part of `make test`): Moorage vs CNCF Distribution vs nginx.
+## Needs docker-registry, nginx and wrk (Debian); BENCH_ARGS=--quick for a short run (bench/README.md).
 bench: $(STAMP)
+	$(PY) bench/compare.py $(BENCH_ARGS)
+
+## Every script in bench/ in turn (the comparison, hash speed, listing scale, S3 storage).
+bench-all: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:

@@ -129,9 +129,29 @@ def token_issue(*, subject: str, audience: str, access: list[dict[str, Any]], co
     return IssuedToken(token=token, expires_in=lifetime, issued_at=now)
 
 
+#: (token, audience, type) -> (claims, valid until): a client sends the same token with every
+#: request; checking its signature and claims once per process saves ~1-2 ms per request.
+_verified: dict[tuple[str, str, str], tuple[dict[str, Any], float]] = {}
+VERIFIED_CACHE_SIZE = 4096
+
+
 def token_verify(token: str, *, audience: str, token_type: str = "access") -> dict[str, Any]:
     """The claims of a valid token; raises InvalidTokenError for anything else (``alg: none``,
-    another key, tampered claims, wrong audience, expired)."""
+    another key, tampered claims, wrong audience, expired). A token verified before is answered
+    from a bounded in-process cache until it expires (the same token cannot become valid or
+    invalid in between: tokens are not revocable and their keys outlive them)."""
+    cache_key = (token, audience, token_type)
+    hit = _verified.get(cache_key)
+    if hit is not None and hit[1] > time.time():
+        return hit[0]
+    claims = _token_verify(token, audience=audience, token_type=token_type)
+    if len(_verified) >= VERIFIED_CACHE_SIZE:
+        _verified.clear()  # bounded; a full cache is simply started again
+    _verified[cache_key] = (claims, float(claims["exp"]) + LEEWAY_S)
+    return claims
+
+
+def _token_verify(token: str, *, audience: str, token_type: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -157,4 +177,5 @@ def forget_cached_keys() -> None:
     with _public_keys_lock:
         _public_keys.clear()
         _unknown_kids.clear()
+        _verified.clear()
     _current = None

@@ -79,7 +79,7 @@ def is_digest_reference(reference: str) -> bool:
     return ":" in reference
 
 
-_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d+|\*))?\Z", re.ASCII)
+_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(\d{1,19}|\*))?\Z", re.ASCII)
 
 
 def parse_content_range(value: str) -> tuple[int, int] | None:
@@ -90,6 +90,9 @@ def parse_content_range(value: str) -> tuple[int, int] | None:
     start, end = int(match.group(1)), int(match.group(2))
     if end < start:
         return None
+    total = match.group(3)
+    if total and total != "*" and int(total) <= end:
+        return None  # RFC 9110: a complete length must exceed the last byte position
     return start, end
 
 

@@ -64,7 +64,11 @@ def request_body(request: HttpRequest) -> BodyStream:
 
 
 def read_limited(request: HttpRequest, limit: int) -> bytes | None:
-    """Read a small body (a manifest) fully; None when it is larger than ``limit``."""
+    """Read a small body (a manifest) fully; None when it is larger than ``limit`` (at once,
+    without reading, when its Content-Length already says so)."""
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
+        return None
     parts: list[bytes] = []
     total = 0
     for chunk in request_body(request).chunks:

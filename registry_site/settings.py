@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "registry_site.middleware.MetricsMiddleware",
+    "registry_site.middleware.BackendUnavailableMiddleware",
     "registry_site.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from STATIC_ROOT in production, no web server needed.
@@ -83,6 +84,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "registry_site.middleware.FrameAncestorsMiddleware",
+    # innermost: its 413 still passes through the security-header middleware above
+    "registry_site.middleware.RequestBodyLimitMiddleware",
 ]
 # /v2/<name>/tags/list must not be redirected to a trailing-slash URL.
 APPEND_SLASH = False
@@ -256,13 +260,34 @@ USE_TZ = True
 # Blob bodies are streamed by our own views; never let Django buffer them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = MOORAGE["limits"]["max_manifest_bytes"] + 1024
 
+# --- security headers: nosniff, Referrer-Policy and X-Frame-Options on every response (Django's
+# SecurityMiddleware and XFrameOptionsMiddleware), CSP frame-ancestors on HTML (ours), HSTS on
+# requests that came over TLS when configured.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = MOORAGE["server"]["hsts_seconds"]
+if MOORAGE["server"]["behind_tls_proxy"]:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact_secrets": {"()": "registry_site.logfilters.RedactSecretsFilter"},
+        "no_traceback": {"()": "registry_site.logfilters.NoTracebackFilter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "console_brief": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets", "no_traceback"]},
+    },
     "root": {"handlers": ["console"], "level": MOORAGE["log_level"]},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"handlers": ["console_brief"], "level": "WARNING", "propagate": False},
+    },
 }
 
 # --- e-mail (notifications) -----------------------------------------------------------------

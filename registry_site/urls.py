@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from registry_site import views
+from repositories.api.urls_builds import webhook_urlpatterns
 from repositories.admin_dashboard import dashboard_page
 
 admin.site.site_header = "Moorage administration"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("health/instance", views.health_instance, name="health-instance"),
     path("health/endtoend", views.health_endtoend, name="health-endtoend"),
     path("metrics", views.metrics, name="metrics"),
+    path("webhooks/", include(webhook_urlpatterns)),  # build trigger webhooks (Quay's /webhooks/push/trigger/<uuid>)
     path("admin/dashboard/", dashboard_page, name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("", include("repositories.web.urls")),  # the web UI at /ui/ ("/" redirects there); keep last

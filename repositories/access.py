@@ -4,13 +4,15 @@ The token endpoint, Basic auth on /v2, catalog listings, the REST API's permissi
 admin all ask here. Decision order:
 
 1. Registry and repository state: read-only registry, pushes disabled, READ_ONLY and MIRROR
-   repositories refuse writes whoever asks.
+   repositories and pull-through cache organizations refuse writes whoever asks.
 2. An open registry (``registry.open``, loopback and CI only) allows everything else.
 3. A bearer token decides by its grants alone (no database query).
 4. Otherwise roles from the database: superusers;
    public repositories (pull, anonymous too when ``registry.anonymous_pull``); the owner of a
    personal namespace and organization admins (admin); direct and team permissions
-   (read < write < admin); global read-only superusers add pull on everything to their own roles.
+   (read < write < admin); global read-only superusers add pull on everything to their own roles;
+   members and robots of a pull-through cache organization pull every repository in it (also
+   ones the cache has not created yet).
    Creating a repository by pushing needs the own namespace, or the admin
    or creator team role in the organization.
 """
@@ -22,12 +24,12 @@ import enum
 from django.conf import settings
 from django.db.models import Q
 
-from accounts.models import Namespace
+from accounts.models import Namespace, Robot
 from accounts.principals import ANONYMOUS, Principal
 from common.grammar import split_repository_name
 from organizations.models import ROLE_RANK, Role, Team
 from organizations.selectors import organization_role_of
-from repositories.models import Repository, RepositoryMirror, RepositoryPermission
+from repositories.models import ProxyCacheConfig, Repository, RepositoryMirror, RepositoryPermission
 from repositories.selectors_dashboard import registry_read_only_switch
 
 __all__ = ["ANONYMOUS", "Action", "Principal", "is_allowed", "refusal_reason", "repository_role", "readable_repositories", "can_create_in_namespace"]
@@ -49,8 +51,9 @@ def _registry() -> dict:
     return settings.MOORAGE_REGISTRY
 
 
-def state_refuses(action: Action, repository: Repository | None, principal: Principal) -> str | None:
-    """Why the registry or repository state refuses ``action`` (None when it does not)."""
+def state_refuses(action: Action, repository: Repository | None, principal: Principal, *, name: str = "") -> str | None:
+    """Why the registry or repository state refuses ``action`` (None when it does not); ``name``
+    names a repository that does not exist yet (its namespace may be a proxy cache)."""
     if action not in WRITE_ACTIONS:
         return None
     if _registry()["read_only"] or registry_read_only_switch():  # the config value, or the admin dashboard's switch
@@ -62,7 +65,37 @@ def state_refuses(action: Action, repository: Repository | None, principal: Prin
             return f"repository {repository.full_name} is read-only"
         if repository.state == Repository.State.MIRROR and not _is_mirror_robot(principal, repository):
             return f"repository {repository.full_name} is a mirror; only its mirror robot may push"
+    proxy = _proxy_cache_of(repository, name)
+    if proxy is not None:
+        return f"organization {proxy.organization.name} is a pull-through cache of {proxy.upstream_registry}; pushes, deletes and tag changes are refused"
     return None
+
+
+def _proxy_cache_of(repository: Repository | None, name: str) -> ProxyCacheConfig | None:
+    """The proxy-cache configuration of the repository's (or ``name``'s) organization."""
+    if repository is not None:
+        return ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace_id=repository.namespace_id).first()
+    if name:
+        namespace_name = split_repository_name(name)[0]
+        return ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace__name=namespace_name).first()
+    return None
+
+
+def _proxy_cache_puller(principal: Principal, repository: Repository | None, name: str) -> bool:
+    """Members of a proxy-cache organization (any team) and its robots may pull every repository
+    in it, including ones the cache has not created yet (as Quay)."""
+    if principal.is_anonymous:
+        return False
+    proxy = _proxy_cache_of(repository, name)
+    if proxy is None:
+        return False
+    if principal.is_superuser or principal.is_readonly_superuser:
+        return True
+    namespace_id = proxy.organization.namespace_id
+    if principal.kind == "robot":
+        if Robot.objects.filter(pk=principal.id, namespace_id=namespace_id).exists():
+            return True
+    return organization_role_of(principal, namespace_id=namespace_id) is not None
 
 
 def _is_mirror_robot(principal: Principal, repository: Repository) -> bool:
@@ -110,7 +143,7 @@ def _granted_by_token(principal: Principal, action: Action, full_name: str) -> b
 def is_allowed(principal: Principal, action: Action, repository: Repository | None = None, *, name: str = "") -> bool:
     """Whether ``principal`` may perform ``action`` on ``repository`` (or on ``name``, a repository
     that does not exist yet)."""
-    if state_refuses(action, repository, principal):
+    if state_refuses(action, repository, principal, name=name):
         return False
     if _registry()["open"]:
         return True
@@ -122,6 +155,8 @@ def is_allowed(principal: Principal, action: Action, repository: Repository | No
     if action == Action.CATALOG:
         return not principal.is_anonymous
     if repository is None:
+        if action == Action.PULL:
+            return bool(name) and _proxy_cache_puller(principal, None, name)
         return action == Action.PUSH and bool(name) and can_create_in_namespace(principal, split_repository_name(name)[0])
     if principal.is_superuser:
         return True
@@ -131,7 +166,9 @@ def is_allowed(principal: Principal, action: Action, repository: Repository | No
         if not principal.is_anonymous or _registry()["anonymous_pull"]:
             return True
     role = repository_role(principal, repository)
-    return role is not None and ROLE_RANK[role] >= ROLE_RANK[_REQUIRED_ROLE[action]]
+    if role is not None and ROLE_RANK[role] >= ROLE_RANK[_REQUIRED_ROLE[action]]:
+        return True
+    return action == Action.PULL and _proxy_cache_puller(principal, repository, name)
 
 
 def refusal_reason(action: Action, repository: Repository | None, principal: Principal = ANONYMOUS) -> str:

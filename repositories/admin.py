@@ -33,6 +33,7 @@ from repositories.models import AuditLog, Blob, BlobPlacement, GcRun, Label, Man
 from repositories.selectors import live_tags
 from repositories.services.audit import RequestInfo, audit_log
 from repositories.services.gc import gc_run
+from repositories.services.scans import manifest_rescan
 from repositories.services.repositories import (
     permission_validate, repository_change_state, repository_change_visibility, repository_permission_change, repository_permission_delete,
 )
@@ -249,6 +250,18 @@ class ManifestAdmin(ReadOnlyMixin, ConsoleModelAdmin):
     )
     readonly_fields = fields
     show_full_result_count = False
+    actions = ["rescan"]
+
+    def has_rescan_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser  # global read-only superusers see, never rescan
+
+    @admin.action(description="Rescan the selected manifests for vulnerabilities", permissions=["rescan"])
+    def rescan(self, request: HttpRequest, queryset: QuerySet[Manifest]) -> None:
+        count = 0
+        for manifest_id in queryset.values_list("id", flat=True):
+            manifest_rescan(manifest_id=manifest_id)
+            count += 1
+        self.message_user(request, f"Queued {count} manifest(s) for a rescan; the scan workers pick them up.", messages.SUCCESS)
 
     @admin.display(description="digest", ordering="digest")
     def short_digest(self, manifest: Manifest) -> str:
@@ -595,4 +608,4 @@ class AppTokenAdmin(ConsoleModelAdmin):
             self.delete_model(request, token)
 
 # Admin pages of the other model modules (repositories/models/*.py).
-from repositories import admin_dashboard, admin_lifecycle, admin_logs, admin_mirror, admin_notifications, admin_storage  # noqa: E402,F401
+from repositories import admin_builds, admin_dashboard, admin_lifecycle, admin_logs, admin_mirror, admin_notifications, admin_proxy, admin_security, admin_storage  # noqa: E402,F401

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Namespace
 from repositories.models import AuditLog, Blob, BlobUpload, GcRun, Manifest, Repository, Tag
+from repositories.models import Vulnerability, VulnerabilityImport
 from repositories.models.console import RegistrySwitch
 from repositories.models.lifecycle import NamespaceUsage
 from repositories.selectors import live_tags
@@ -331,8 +332,13 @@ class VulnerabilityDatabase:
 
 
 def vulnerability_database() -> VulnerabilityDatabase:
-    """The age of the vulnerability database: there is none until the scanning issue lands."""
-    return VulnerabilityDatabase(available=False, imported_at=None, text="no vulnerability database yet")
+    """The age of the vulnerability database: the end of the last successful ``vulndb_import``."""
+    last = VulnerabilityImport.objects.filter(status=VulnerabilityImport.Status.SUCCEEDED).order_by("-finished").first()
+    if last is None:
+        return VulnerabilityDatabase(available=False, imported_at=None, text="no vulnerability database yet")
+    count = Vulnerability.objects.count()
+    return VulnerabilityDatabase(available=True, imported_at=last.finished,
+                                 text=f"{count:,} vulnerabilities; last import from {last.source}")
 
 
 # -- everything at once -------------------------------------------------------------------------

@@ -53,3 +53,16 @@ def repository_usage(*, repository_id: int) -> int:
         return row
     ids = ManifestBlob.objects.filter(repository_id=repository_id).values("blob_id")
     return Blob.objects.filter(id__in=ids).aggregate(total=Sum("size"))["total"] or 0
+
+
+def namespace_size_computed(*, namespace_id: int) -> int:
+    """Deduplicated bytes of the namespace's live repositories, computed from the content tables
+    (what ``namespace_usage_recompute`` would store; ``fsck`` compares it with the cached row)."""
+    ids = ManifestBlob.objects.filter(repository__namespace_id=namespace_id, repository__deleted_at__isnull=True).values("blob_id")
+    return Blob.objects.filter(id__in=ids).aggregate(total=Sum("size"))["total"] or 0
+
+
+def repository_size_computed(*, repository_id: int) -> int:
+    """Deduplicated bytes of one repository, computed from the content tables."""
+    ids = ManifestBlob.objects.filter(repository_id=repository_id).values("blob_id")
+    return Blob.objects.filter(id__in=ids).aggregate(total=Sum("size"))["total"] or 0

@@ -25,6 +25,20 @@ def health_probe_path(token: str) -> str:
     return f"health/{token}"
 
 
+def build_context_path(file_id: str) -> str:
+    """A build context archive uploaded through the file drop."""
+    if not _SAFE_ID.match(file_id):
+        raise ValueError(f"unsafe file id {file_id!r}")
+    return f"builds/contexts/{file_id}"
+
+
+def build_log_path(build_uuid: str) -> str:
+    """The archived log of one finished build (gzipped JSON lines)."""
+    if not _SAFE_ID.match(build_uuid):
+        raise ValueError(f"unsafe build id {build_uuid!r}")
+    return f"builds/logs/{build_uuid[:2]}/{build_uuid}.jsonl.gz"
+
+
 #: Top-level prefix of every upload's backend-side state (``uploads/<id>/...``).
 UPLOADS_PREFIX = "uploads"
 

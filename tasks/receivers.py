@@ -81,3 +81,26 @@ def _queue_requested_mirror_sync(sender, mirror_id: int, **kwargs) -> None:  # n
     from tasks.mirror import schedule_due
 
     enqueue(schedule_due)
+
+
+@receiver(signals.build_queued, dispatch_uid="builds.run")
+def _queue_build(sender, build_id: int, **kwargs) -> None:  # noqa: ANN001
+    from tasks.builds import run
+
+    enqueue(run, build_id)
+
+
+# Scanning: nothing is written on the push path; the task writes the scan row and scans. If the
+# broker does not answer, registry.scan.sweep queues manifests that have no scan row.
+@receiver(signals.manifest_pushed, dispatch_uid="security.scan_pushed_manifest")
+def _scan_pushed_manifest(sender, manifest_id: int, **kwargs) -> None:  # noqa: ANN001
+    from tasks.security import queue_and_scan
+
+    enqueue(queue_and_scan, manifest_id)
+
+
+@receiver(signals.vulnerability_database_updated, dispatch_uid="security.rematch_all")
+def _rematch_after_import(sender, **kwargs) -> None:  # noqa: ANN001
+    from tasks.security import rematch_all
+
+    enqueue(rematch_all)

@@ -2,7 +2,7 @@
 
 from celery.schedules import crontab
 
-TASK_MODULES = ("tasks.uploads", "tasks.identity", "tasks.gc", "tasks.notifications", "tasks.storage", "tasks.logs", "tasks.stats", "tasks.lifecycle", "tasks.quotas", "tasks.mirror")
+TASK_MODULES = ("tasks.uploads", "tasks.identity", "tasks.gc", "tasks.notifications", "tasks.storage", "tasks.logs", "tasks.stats", "tasks.lifecycle", "tasks.quotas", "tasks.mirror", "tasks.builds", "tasks.security")
 
 BEAT_SCHEDULE = {
     "remove-stale-uploads": {"task": "registry.uploads.remove_stale", "schedule": crontab(minute=17)},
@@ -20,4 +20,7 @@ BEAT_SCHEDULE = {
     "autoprune-tags": {"task": "registry.tags.autoprune", "schedule": crontab(minute="*/30")},
     "recompute-quota-usage": {"task": "registry.quota.recompute", "schedule": crontab(minute=53)},
     "queue-due-mirror-syncs": {"task": "registry.mirror.schedule_due", "schedule": 30.0},
+    "sweep-scan-queue": {"task": "registry.scan.sweep", "schedule": 30.0},
+    "archive-build-logs": {"task": "registry.builds.archive_logs", "schedule": 30.0},
+    "requeue-waiting-builds": {"task": "registry.builds.requeue_waiting", "schedule": crontab(minute="*/5")},
 }

@@ -20,6 +20,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+#: Every Celery queue (settings.CELERY_TASK_QUEUES_NAMES; tests/scaleout checks that they are equal).
+CELERY_QUEUES = ("default", "gc", "notifications", "mirror", "scan", "replication", "builds")
 
 
 def free_port() -> int:
@@ -68,6 +70,8 @@ class LiveRegistry:
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     _dropped_db: tuple[str, str] | None = None
+    #: Celery workers started by ``start_worker`` (stopped by ``destroy``).
+    celery_workers: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -78,7 +82,9 @@ class LiveRegistry:
         return f"http://{self.host}"
 
     @classmethod
-    def create(cls, extra_env: dict[str, str] | None = None, *, database_url: str | None = None) -> "LiveRegistry":
+    def create(cls, extra_env: dict[str, str] | None = None, *, database_url: str | None = None, migrate: bool = True) -> "LiveRegistry":
+        """A server's data folder and fresh database, migrated unless ``migrate`` is false (the
+        upgrade tests migrate step by step themselves)."""
         data_dir = Path(tempfile.mkdtemp(prefix="moorage-live-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE_") or k in ("MOORAGE_DATABASE_URL", "MOORAGE_REDIS_URL")}
         env.update({"MOORAGE_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "registry_site.settings", "PYTHONUNBUFFERED": "1"})
@@ -96,8 +102,22 @@ class LiveRegistry:
         else:
             env.pop("MOORAGE_DATABASE_URL", None)
         env.update(extra_env or {})
-        registry.manage("migrate", "--noinput")
+        if migrate:
+            registry.manage("migrate", "--noinput")
         return registry
+
+    def sibling(self, extra_env: dict[str, str] | None = None) -> "LiveRegistry":
+        """A second instance of the same registry: another port and data folder, the same
+        database (the SQLite file itself when there is no server database), secret key, Redis
+        prefix and environment (storage locations, broker). Not migrated again; ``destroy`` of
+        the sibling leaves the shared database to the first instance."""
+        data_dir = Path(tempfile.mkdtemp(prefix="moorage-live-"))
+        env = {**self.env, "MOORAGE_DATA_DIR": str(data_dir)}
+        if "MOORAGE_DATABASE_URL" not in env:
+            env["MOORAGE_DATABASE_URL"] = f"sqlite:///{self.data_dir / 'moorage.sqlite3'}"
+        env.setdefault("MOORAGE_SECRET_KEY", (self.data_dir / "secret_key").read_text().strip())
+        env.update(extra_env or {})
+        return type(self)(data_dir=data_dir, env=env)
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=check, capture_output=True, text=True)
@@ -124,6 +144,47 @@ class LiveRegistry:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 60 s")
 
+    def start_worker(self, concurrency: int = 1, hostname: str | None = None) -> subprocess.Popen:
+        """A Celery worker on every queue with this server's settings (its log in the data folder)."""
+        name = hostname or f"w{len(self.celery_workers)}-{self.port}@127.0.0.1"
+        log = open(self.data_dir / f"celery-{len(self.celery_workers)}.log", "ab")  # noqa: SIM115 - the child writes it
+        worker = subprocess.Popen(
+            [
+                PYTHON, "-m", "celery", "--quiet", "-A", "registry_site", "worker", "--hostname", name,
+                "--concurrency", str(concurrency), "--pool", "threads", "--loglevel", "info",
+                "--queues", ",".join(CELERY_QUEUES),
+            ],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        self.celery_workers.append(worker)
+        return worker
+
+    def stop_workers(self) -> None:
+        for worker in self.celery_workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+        for worker in self.celery_workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+        self.celery_workers.clear()
+
+    def kill(self) -> None:
+        """kill -9 of the whole server (the gunicorn master and its workers), as a crash would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn worker processes of the running server (children of its master)."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -141,6 +202,7 @@ class LiveRegistry:
 
     def destroy(self) -> None:
         self.stop()
+        self.stop_workers()
         if self._dropped_db:
             drop_database(*self._dropped_db)
         shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.errors import (
     DeniedError,
@@ -25,6 +27,7 @@ from oci.auth import bearer_challenge, principal_from_request, request_info
 from oci.responses import API_VERSION_HEADER, error_response
 from repositories.access import Action, Principal, is_allowed, state_refuses
 from repositories.models import Repository
+from repositories.lookup_cache import repository_find_cached
 from repositories.selectors import repository_find
 from repositories.services.audit import audit_log
 from repositories.services.repositories import repository_get_or_create
@@ -55,6 +58,9 @@ class RegistryView(View):
         except (OperationalError, InterfaceError) as exc:
             logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
             response = error_response(UnavailableError("database is temporarily unavailable"), head=head)
+        except (RedisConnectionError, RedisTimeoutError) as exc:  # the cache (Redis) is down or restarting
+            logger.warning("cache unavailable on %s %s: %s", request.method, request.path, exc)
+            response = error_response(UnavailableError("cache is temporarily unavailable"), head=head)
         except DatabaseError:
             logger.exception("database error on %s %s", request.method, request.path)
             response = error_response(UnavailableError("database error"), head=head)
@@ -89,7 +95,7 @@ class RegistryView(View):
             raise DeniedError(registry_reason)
         # A repository's state is told only to callers who may read it: anyone else must learn
         # nothing about a private repository, not even that it exists.
-        reason = state_refuses(action, repository, principal)
+        reason = state_refuses(action, repository, principal, name=name)
         if reason and is_allowed(principal, Action.PULL, repository, name=name):
             raise DeniedError(reason)
         scope = " ".join((scope_for(action, name), *extra_scopes))
@@ -100,7 +106,7 @@ class RegistryView(View):
 
     def repository_for_read(self, request: HttpRequest, name: str, action: Action = Action.PULL) -> Repository:
         validate_repository_name(name)
-        repository = repository_find(name=name)
+        repository = repository_find_cached(name=name)  # no query when warm (invalidated on write)
         self.authorize(request, action, repository, name)
         if repository is None:
             raise NameUnknownError(detail={"name": name})

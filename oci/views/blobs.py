@@ -14,10 +14,11 @@ from oci import metrics
 from oci.responses import empty, error_response
 from oci.views.base import RegistryView
 from repositories.access import Action
+from repositories.lookup_cache import blob_find_cached, blob_hold_cached
 from repositories.models import Blob, Repository
-from repositories.selectors import blob_find_in_repository
 from repositories.selectors_storage import blob_holding_locations
-from repositories.services.uploads import blob_delete, blob_hold_for_push
+from repositories.services.proxy import ProxyBlob, proxy_blob_pending
+from repositories.services.uploads import blob_delete
 from storagebackends.base import ObjectNotFound, StorageBackend, StorageError
 from storagebackends.paths import blob_path
 from storagebackends.registry import get_location
@@ -82,6 +83,22 @@ def _limited(handle: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
         handle.close()
 
 
+def _proxied(blob: ProxyBlob | None, missing: BlobUnknownError) -> HttpResponse:
+    """A blob of a proxy cache's pending manifest (``missing`` is raised when there is none)."""
+    if blob is None:
+        raise missing
+    response: HttpResponse
+    if blob.chunks is None:
+        response = HttpResponse(b"", content_type="application/octet-stream")
+    else:
+        response = StreamingHttpResponse(blob.chunks, content_type="application/octet-stream")
+        metrics.BYTES_OUT.inc(blob.size)
+    response["Content-Length"] = str(blob.size)
+    response["Docker-Content-Digest"] = blob.digest
+    response["ETag"] = f'"{blob.digest}"'
+    return response
+
+
 class BlobView(RegistryView):
     def _blob(self, request: HttpRequest, name: str, digest: str) -> Blob:
         return self._repository_and_blob(request, name, digest)[1]
@@ -89,15 +106,18 @@ class BlobView(RegistryView):
     def _repository_and_blob(self, request: HttpRequest, name: str, digest: str) -> tuple[Repository, Blob]:
         repository = self.repository_for_read(request, name)
         parse_digest(digest)
-        blob = blob_find_in_repository(repository=repository, digest=digest)
+        blob = blob_find_cached(repository=repository, digest=digest)  # no query when warm
         if blob is None:
             raise BlobUnknownError(detail={"digest": digest})
         return repository, blob
 
     def head(self, request: HttpRequest, name: str, digest: str) -> HttpResponse:
-        repository, blob = self._repository_and_blob(request, name, digest)
+        try:
+            repository, blob = self._repository_and_blob(request, name, digest)
+        except BlobUnknownError as missing:  # a pull-through cache may have it upstream
+            return _proxied(proxy_blob_pending(name=name, digest=digest, stream=False), missing)
         # A client that sees 200 skips the upload: keep the blob from the collector until its push.
-        if not blob_hold_for_push(repository=repository, blob=blob):
+        if not blob_hold_cached(repository=repository, blob=blob):
             raise BlobUnknownError(detail={"digest": digest})
         response = HttpResponse(b"", content_type="application/octet-stream")
         _blob_headers(response, blob)
@@ -105,7 +125,10 @@ class BlobView(RegistryView):
         return response
 
     def get(self, request: HttpRequest, name: str, digest: str) -> HttpResponse:
-        blob = self._blob(request, name, digest)
+        try:
+            blob = self._blob(request, name, digest)
+        except BlobUnknownError as missing:  # a pull-through cache streams it from upstream while storing it
+            return _proxied(proxy_blob_pending(name=name, digest=digest, stream=True), missing)
 
         byte_range = None
         range_header = request.headers.get("Range")

@@ -16,10 +16,12 @@ from oci.views.base import RegistryView
 from repositories.access import Action
 from repositories.media_types import INDEX_TYPES, MANIFEST_TYPES, platform_matches
 from repositories.models import Manifest, Repository
-from repositories.selectors import manifest_find, manifest_resolve
+from repositories.lookup_cache import manifest_resolve_cached
+from repositories.selectors import manifest_find
 from repositories.services.audit import audit_log
 from repositories.services.manifests import manifest_delete, manifest_put
 from repositories.services.pull_stats import pull_record
+from repositories.services.proxy import proxy_manifest_pull
 
 
 def _accepted_types(request: HttpRequest) -> set[str]:
@@ -52,8 +54,10 @@ def negotiate(repository: Repository, manifest: Manifest, accepted: set[str]) ->
 
 class ManifestView(RegistryView):
     def get(self, request: HttpRequest, name: str, reference: str) -> HttpResponse:
-        repository = self.repository_for_read(request, name)
-        manifest = negotiate(repository, manifest_resolve(repository=repository, reference=reference), _accepted_types(request))
+        # A pull-through cache organization answers from its cache or its upstream (None: not one).
+        cached = proxy_manifest_pull(name=name, reference=reference, authorize=lambda repo: self.authorize(request, Action.PULL, repo, name))
+        repository = cached[0] if cached else self.repository_for_read(request, name)
+        manifest = negotiate(repository, cached[1] if cached else manifest_resolve_cached(repository=repository, reference=reference), _accepted_types(request))
         head = request.method == "HEAD"
         response = HttpResponse(b"" if head else bytes(manifest.content), content_type=manifest.media_type)
         response["Content-Length"] = str(manifest.size)

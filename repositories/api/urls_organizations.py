@@ -17,6 +17,8 @@ from repositories.api.organizations import (
     TeamView,
 )
 from repositories.api import autoprune, immutability, quotas
+from repositories.api.proxy import ProxyCacheValidateView, ProxyCacheView
+from repositories.api import mirror_org
 from repositories.api.notifications import (
     OrgNotificationListView,
     OrgNotificationTestView,
@@ -50,6 +52,8 @@ urlpatterns = [
     path(f"{ORG}/team/<str:teamname>/members", TeamMemberListView.as_view(), name="api-team-members"),
     path(f"{ORG}/team/<str:teamname>/members/<str:membername>", TeamMemberView.as_view(), name="api-team-member"),
     path(f"{ORG}/team/<str:teamname>/permissions", TeamPermissionListView.as_view(), name="api-team-permissions"),
+    path(f"{ORG}/proxycache", ProxyCacheView.as_view(), name="api-org-proxycache"),
+    path(f"{ORG}/validateproxycache", ProxyCacheValidateView.as_view(), name="api-org-validateproxycache"),
     path(f"{ORG}/prototypes", PrototypeListView.as_view(), name="api-prototypes"),
     path(f"{ORG}/prototypes/<str:prototypeid>", PrototypeView.as_view(), name="api-prototype"),
     path(f"{ORG}/robots", OrgRobotListView.as_view(), name="api-org-robots"),
@@ -76,6 +80,12 @@ urlpatterns = [
     path("user/autoprunepolicy/<str:uuid>", autoprune.UserAutoPrunePolicyView.as_view(), name="api-user-autoprune-policy"),
     path(f"{ORG}/immutabilitypolicy/", immutability.OrgImmutabilityPolicyListView.as_view(), name="api-org-immutability-policies"),
     path(f"{ORG}/immutabilitypolicy/<str:uuid>", immutability.OrgImmutabilityPolicyView.as_view(), name="api-org-immutability-policy"),
+    # organization mirroring (issue #7)
+    path(f"{ORG}/mirror", mirror_org.OrganizationMirrorView.as_view(), name="api-org-mirror"),
+    path(f"{ORG}/mirror/sync-now", mirror_org.OrganizationMirrorSyncNowView.as_view(), name="api-org-mirror-sync-now"),
+    path(f"{ORG}/mirror/sync-cancel", mirror_org.OrganizationMirrorSyncCancelView.as_view(), name="api-org-mirror-sync-cancel"),
+    path(f"{ORG}/mirror/verify", mirror_org.OrganizationMirrorVerifyView.as_view(), name="api-org-mirror-verify"),
+    path(f"{ORG}/mirror/repositories", mirror_org.OrganizationMirrorRepositoriesView.as_view(), name="api-org-mirror-repositories"),
     path(f"{ORG}/quota", quotas.OrgQuotaListView.as_view(), name="api-org-quotas"),
     path(f"{ORG}/quota/<str:quota_id>", quotas.OrgQuotaView.as_view(), name="api-org-quota"),
     path(f"{ORG}/quota/<str:quota_id>/limit", quotas.OrgQuotaLimitListView.as_view(), name="api-org-quota-limits"),

@@ -6,6 +6,7 @@ from django.urls import path, register_converter
 
 from repositories.api import autoprune, immutability, notifications, repos_permissions, repos_search, repos_stars, repositories
 from repositories.api import mirror as mirror_api
+from repositories.api import mirror_org
 from repositories.api.repos_common import BareRepositoryPathConverter, RepositoryPathConverter
 
 register_converter(RepositoryPathConverter, "repository_path")
@@ -13,6 +14,7 @@ register_converter(BareRepositoryPathConverter, "bare_repository_path")
 
 urlpatterns = [
     path("repository", repositories.RepositoryListView.as_view(), name="api-repositories"),
+    path("repository/mirror/health", mirror_org.MirrorHealthView.as_view(), name="api-repository-mirror-health"),
     path("repository/<repository_path:repository>/changevisibility", repositories.RepositoryVisibilityView.as_view(), name="api-repository-visibility"),
     path("repository/<repository_path:repository>/changestate", repositories.RepositoryStateView.as_view(), name="api-repository-state"),
     path("repository/<repository_path:repository>/permissions/user/", repos_permissions.UserPermissionListView.as_view(), name="api-repository-user-permissions"),

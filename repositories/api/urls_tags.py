@@ -9,6 +9,7 @@ from django.urls import re_path
 from repositories.api.exportlogs import ManifestPullStatisticsView, TagPullStatisticsView
 from repositories.api.labels import LabelListView, LabelView
 from repositories.api.manifests import ManifestView
+from repositories.api.sbom import ManifestSbomView
 from repositories.api.tags import TagListView, TagRestoreView, TagView
 
 _REPOSITORY = r"repository/(?P<repository>[^/].*)"
@@ -21,6 +22,7 @@ urlpatterns = [
     re_path(rf"^{_REPOSITORY}/tag/{_TAG}/pull_statistics$", TagPullStatisticsView.as_view(), name="api-tag-pull-statistics"),
     re_path(rf"^{_REPOSITORY}/tag/{_TAG}$", TagView.as_view(), name="api-tag"),
     re_path(rf"^{_REPOSITORY}/manifest/{_DIGEST}/pull_statistics$", ManifestPullStatisticsView.as_view(), name="api-manifest-pull-statistics"),
+    re_path(rf"^{_REPOSITORY}/manifest/{_DIGEST}/sbom$", ManifestSbomView.as_view(), name="api-manifest-sbom"),
     re_path(rf"^{_REPOSITORY}/manifest/{_DIGEST}/labels$", LabelListView.as_view(), name="api-manifest-labels"),
     re_path(rf"^{_REPOSITORY}/manifest/{_DIGEST}/labels/(?P<labelid>[^/]+)$", LabelView.as_view(), name="api-manifest-label"),
     re_path(rf"^{_REPOSITORY}/manifest/{_DIGEST}$", ManifestView.as_view(), name="api-manifest"),

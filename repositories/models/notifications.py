@@ -34,12 +34,19 @@ class NotificationEvent(models.TextChoices):
     REPO_MIRROR_SYNC_FAILED = "repo_mirror_sync_failed", "Repository mirror unsuccessful"
     QUOTA_WARNING = "quota_warning", "Quota warning"
     QUOTA_ERROR = "quota_error", "Quota error"
+    BUILD_QUEUED = "build_queued", "Dockerfile build queued"
+    BUILD_START = "build_start", "Dockerfile build started"
+    BUILD_SUCCESS = "build_success", "Dockerfile build successfully completed"
+    BUILD_FAILURE = "build_failure", "Dockerfile build failed"
+    BUILD_CANCELLED = "build_cancelled", "Dockerfile build cancelled"
 
 
 #: events a repository notification may listen to; namespace notifications take the others
 REPOSITORY_EVENTS = frozenset({
     NotificationEvent.REPO_PUSH, NotificationEvent.REPO_IMAGE_EXPIRY, NotificationEvent.VULNERABILITY_FOUND,
     NotificationEvent.REPO_MIRROR_SYNC_STARTED, NotificationEvent.REPO_MIRROR_SYNC_SUCCESS, NotificationEvent.REPO_MIRROR_SYNC_FAILED,
+    NotificationEvent.BUILD_QUEUED, NotificationEvent.BUILD_START, NotificationEvent.BUILD_SUCCESS,
+    NotificationEvent.BUILD_FAILURE, NotificationEvent.BUILD_CANCELLED,
 })
 NAMESPACE_EVENTS = frozenset({NotificationEvent.QUOTA_WARNING, NotificationEvent.QUOTA_ERROR})
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.principals import Principal
 from common.errors import InvalidRequestError, NotFoundError
+from repositories.lookup_invalidation import repository_lookups_invalidate
 from repositories.media_types import ParsedManifest
 from repositories.models import Blob, Label, Manifest, Tag
 from repositories.selectors import live_tags
@@ -199,5 +200,6 @@ def _apply_to_tags(manifest: Manifest, labels: dict[str, str], tags: list[Tag], 
     if expires_after:
         # an immutable tag never expires
         Tag.objects.filter(pk__in=[t.pk for t in tags], immutable=False).update(expires_at=now + expires_after)
+        repository_lookups_invalidate(repository_id=manifest.repository_id)  # cached tag lookups carry the expiry
     elif any(key in labels for key in EXPIRES_AFTER_KEYS):
         logger.info("ignoring an expires-after label that is not <number><s|m|h|d|w> on %s", manifest.digest)

@@ -45,7 +45,7 @@ from repositories import signals
 from repositories.access import readable_repositories
 from repositories.media_types import Descriptor, parse_manifest
 from repositories.models import Blob, BlobPlacement, ManifestBlob, Repository, RepositoryPermission, Tag, UploadedBlob
-from repositories.models.mirror import MirrorStatus, RepositoryMirror
+from repositories.models.mirror import MirrorStatus, OrganizationMirrorRepository, RepositoryMirror
 from repositories.selectors import blob_find_in_repository, live_tags, manifest_find
 from repositories.services.audit import RequestInfo, audit_log
 from repositories.services.manifests import manifest_put
@@ -376,6 +376,10 @@ def mirrors_queue_due(*, now: datetime | None = None) -> list[int]:
     due = RepositoryMirror.objects.filter(_eligible()).filter(
         (~Q(status=MirrorStatus.SYNCING) & Q(next_sync_at__lte=now)) | Q(status=MirrorStatus.SYNC_NOW) | Q(status=MirrorStatus.SYNCING, sync_expires_at__lt=now)
     ).filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
+    # The repository mirrors of an organization mirror are synced by the organization's sync
+    # (services.mirror_org), except when someone asked for one of them now.
+    managed = OrganizationMirrorRepository.objects.filter(repository__isnull=False).values("repository_id")
+    due = due.exclude(Q(repository_id__in=managed) & ~Q(status=MirrorStatus.SYNC_NOW))
     queued: list[int] = []
     for mirror_id in due.values_list("pk", flat=True)[:1000]:
         if RepositoryMirror.objects.filter(pk=mirror_id).filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now)).update(queued_until=now + lease):

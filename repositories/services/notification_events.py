@@ -154,6 +154,8 @@ def event_level(event: str, payload: dict[str, Any]) -> str:
         NotificationEvent.REPO_MIRROR_SYNC_FAILED: "error",
         NotificationEvent.QUOTA_WARNING: "warning",
         NotificationEvent.QUOTA_ERROR: "error",
+        NotificationEvent.BUILD_SUCCESS: "success",
+        NotificationEvent.BUILD_FAILURE: "error",
     }.get(event, "info")  # type: ignore[call-overload]
 
 
@@ -178,6 +180,9 @@ def event_summary(event: str, payload: dict[str, Any]) -> str:
         return f"Namespace {namespace} storage usage has reached {payload.get('threshold_percent', '?')}% of its quota limit"
     if event == NotificationEvent.QUOTA_ERROR:
         return f"Namespace {namespace} storage usage has exceeded its quota limit ({payload.get('usage_percent', '?')}%)"
+    if event.startswith("build_"):
+        verb = {"build_queued": "queued", "build_start": "started", "build_success": "completed", "build_failure": "failed", "build_cancelled": "cancelled"}.get(event, event)
+        return f"Build {payload.get('build_id', '')} {verb} for repository {repository}"
     return f"{event} in {repository or namespace}"
 
 

@@ -15,6 +15,7 @@ from common.grammar import split_repository_name, validate_repository_name
 from organizations.models import ROLE_RANK, Organization, Prototype, Role, Team
 from organizations.services import organization_create
 from repositories import signals
+from repositories.lookup_invalidation import repository_lookups_invalidate
 from repositories.models import Repository, RepositoryPermission, Star
 from repositories.services.audit import RequestInfo, audit_log
 
@@ -245,6 +246,7 @@ def _hide(repository: Repository) -> None:
     Repository.all_objects.filter(pk=repository.pk).update(
         deleted_at=timezone.now(), namespace=graveyard, name=tombstone, full_name=f"{GRAVEYARD_NAMESPACE}/{tombstone}"
     )
+    repository_lookups_invalidate(repository_id=repository.pk)  # cached /v2 lookups of the old name
     transaction.on_commit(
         lambda: signals.repository_deleted.send(sender=Repository, repository_id=repository.pk, namespace_id=repository.namespace_id)
     )

@@ -304,8 +304,9 @@ class VerifyReport:
         }
 
 
-def _placement_check(blob: Blob, location: str, report: VerifyReport) -> tuple[str, str] | None:
-    """None when ``location`` has ``blob``'s exact bytes, else (problem, detail)."""
+def _placement_check(blob: Blob, location: str, report: VerifyReport, quick: bool = False) -> tuple[str, str] | None:
+    """None when ``location`` has ``blob``'s exact bytes, else (problem, detail). ``quick``
+    checks existence and size only (no read-back)."""
     if location not in settings.MOORAGE_STORAGE_LOCATIONS:
         return UNCONFIGURED, "the location is no longer configured"
     backend = get_location(location)
@@ -316,6 +317,8 @@ def _placement_check(blob: Blob, location: str, report: VerifyReport) -> tuple[s
             return MISSING, "the object does not exist"
         if stat.size != blob.size:
             return SIZE, f"{stat.size} bytes instead of {blob.size}"
+        if quick:
+            return None
 
         def count(n: int) -> None:
             report.bytes_read += n
@@ -345,14 +348,14 @@ def _placement_remove(blob: Blob, location: str, good: list[str]) -> bool:
     return True
 
 
-def _blob_verify(blob: Blob, locations: list[str], *, repair: bool, report: VerifyReport) -> list[PlacementProblem]:
+def _blob_verify(blob: Blob, locations: list[str], *, repair: bool, report: VerifyReport, quick: bool = False) -> list[PlacementProblem]:
     recorded = [p.location for p in blob.placements.all()]
     order = [name for name in configured_locations() if name in recorded] + [n for n in recorded if n not in configured_locations()]
     checks: dict[str, tuple[str, str] | None] = {}
 
     def check(name: str) -> tuple[str, str] | None:
         if name not in checks:
-            checks[name] = _placement_check(blob, name, report)
+            checks[name] = _placement_check(blob, name, report, quick)
             report.placements_checked += name in locations
         return checks[name]
 
@@ -425,6 +428,14 @@ def placements_verify(
         if progress:
             progress(report.placements_checked, max(total, report.placements_checked), problems)
     return report
+
+
+def blob_placements_verify(*, blob: Blob, repair: bool = False, quick: bool = False, report: VerifyReport | None = None) -> list[PlacementProblem]:
+    """Check (and with ``repair`` fix, as ``placements_verify`` does) every recorded placement of
+    one blob; ``quick`` skips reading the bytes back (existence and size only). Counts go into
+    ``report`` when given. Used by ``fsck`` for the blobs live manifests reference."""
+    report = report if report is not None else VerifyReport(repair=repair)
+    return _blob_verify(blob, [p.location for p in blob.placements.all()], repair=repair, report=report, quick=quick)
 
 
 # -- upload orphans ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from common.errors import (
 )
 from common.grammar import parse_digest
 from common.resumable_hash import ResumableHash
+from repositories.lookup_invalidation import repository_lookups_invalidate
 from repositories.models import Blob, BlobPlacement, BlobUpload, Manifest, ManifestBlob, Repository, UploadedBlob
 from repositories.selectors import blob_find_in_repository
 from repositories.services.quotas import QuotaExceededError, quota_check_upload, quota_guard_chunks
@@ -43,8 +44,11 @@ from storagebackends.registry import get_location, preferred_location
 
 logger = logging.getLogger(__name__)
 
-#: How long one request may hold an upload session while streaming a chunk.
-WRITER_LEASE = timedelta(seconds=900)
+
+def _writer_lease() -> timedelta:
+    """How long one request may hold an upload session while streaming a chunk (a request
+    killed mid-chunk keeps it that long; then the upload may be resumed)."""
+    return timedelta(seconds=settings.MOORAGE_UPLOADS["writer_lease_s"])
 
 
 def _max_blob_bytes() -> int:
@@ -53,6 +57,11 @@ def _max_blob_bytes() -> int:
 
 def _link_grace() -> timedelta:
     return timedelta(seconds=settings.MOORAGE_UPLOADS["link_grace_s"])
+
+
+def link_grace() -> timedelta:
+    """How long an upload link keeps a blob in its repository without a manifest (``uploads.link_grace_s``)."""
+    return _link_grace()
 
 
 def blob_upload_start(*, repository: Repository, algorithm: str = "sha256") -> BlobUpload:
@@ -102,7 +111,7 @@ def _claim(upload: BlobUpload) -> str:
     claimed = (
         BlobUpload.objects.filter(id=upload.id, byte_count=upload.byte_count)
         .filter(Q(writer_token="") | Q(writer_expires_at__lt=now))
-        .update(writer_token=token, writer_expires_at=now + WRITER_LEASE)
+        .update(writer_token=token, writer_expires_at=now + _writer_lease())
     )
     if claimed:
         return token
@@ -124,6 +133,15 @@ def _range_error(upload: BlobUpload) -> RangeNotSatisfiableError:
     )
     error.upload = upload  # the view adds Location and Range
     return error
+
+
+def _refuse_declared_oversize(*, already: int, declared: int | None) -> None:
+    """Refuse (413 SIZE_INVALID) before a byte is read when the declared length alone would take
+    the blob past ``limits.max_blob_bytes``; ``_hashed`` enforces it again while streaming
+    (chunked bodies declare nothing)."""
+    limit = _max_blob_bytes()
+    if limit and declared is not None and already + declared > limit:
+        raise PayloadTooLargeError(f"blob exceeds the maximum size of {limit} bytes", detail={"max_bytes": limit})
 
 
 def _hashed(chunks: Iterable[bytes], hasher: ResumableHash, *, already: int, declared: int | None) -> Iterator[bytes]:
@@ -161,6 +179,7 @@ def blob_upload_append(
             raise _range_error(upload)
         if body.declared_length is not None and body.declared_length != end - start + 1:
             raise _range_error(upload)
+    _refuse_declared_oversize(already=upload.byte_count, declared=body.declared_length)
     token = _claim(upload)
     try:
         hasher = ResumableHash.restore(upload.hash_algorithm, bytes(upload.hash_state))
@@ -249,6 +268,7 @@ def blob_upload_complete(
 
 def blob_upload_monolithic(*, repository: Repository, digest: str, body: BodyStream) -> Blob:
     """A whole blob in one request (``POST ?digest=``): nothing is left behind when it fails."""
+    _refuse_declared_oversize(already=0, declared=body.declared_length)
     upload = blob_upload_start(repository=repository, algorithm=parse_digest(digest).algorithm)
     try:
         return blob_upload_complete(upload=upload, digest=digest, body=body)
@@ -400,6 +420,7 @@ def blob_delete(*, repository: Repository, digest: str) -> None:
     with transaction.atomic():
         UploadedBlob.objects.filter(repository=repository, blob=blob).delete()
         ManifestBlob.objects.filter(repository=repository, blob=blob, manifest__deleted_at__isnull=False).delete()
+        repository_lookups_invalidate(repository_id=repository.pk)  # cached blob lookups and holds
 
 
 def stale_uploads(*, now: datetime | None = None, older_than: timedelta | None = None) -> QuerySet[BlobUpload]:

@@ -5,6 +5,7 @@ manifest route (whose digest holds a colon, never part of a name) comes before t
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
+from repositories.web import builds as build_views
 from repositories.web import views
 
 app_name = "web"
@@ -22,5 +23,6 @@ urlpatterns = [
     path("ui/user/<str:name>", views.user_namespace_detail, name="user"),
     path("ui/star/<path:name>", views.star, name="star"),
     re_path(rf"^ui/repository/(?P<name>.+)/manifest/(?P<digest>{DIGEST})$", views.manifest_detail, name="manifest"),
+    re_path(r"^ui/repository/(?P<name>.+)/build/(?P<build_uuid>[0-9a-f]{32})$", build_views.build_log_page, name="build-log"),
     path("ui/repository/<path:name>", views.repository_detail, name="repository"),
 ]

@@ -17,8 +17,10 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.services import app_token_create, app_token_revoke
+from repositories.selectors_security import manifest_security_overview
 from repositories.services.repositories import star_add, star_remove
 from repositories.web import selectors
+from repositories.web.builds_selectors import recent_builds
 from repositories.web.forms import AppTokenCreateForm, SignInForm
 
 SIGN_IN_URL = reverse_lazy("web:signin")
@@ -127,6 +129,7 @@ def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
     names = [row.tag.name for row in overview.tags]
     tag = "latest" if "latest" in names else (names[0] if names else None)  # newest first
     context = {"o": overview, "repository": repository, "host": host, "signed_in": principal.kind == "user"}
+    context.update(recent_builds(principal=principal, repository=repository))
     if tag is not None:
         context.update(pull_reference=f"{repository.full_name}:{tag}", **pull_commands(host, repository.full_name, f":{tag}"))
     return render(request, "web/repository.html", context)
@@ -152,6 +155,7 @@ def manifest_detail(request: HttpRequest, name: str, digest: str) -> HttpRespons
     host = registry_host(request)
     is_organization = selectors.is_organization_namespace(repository.namespace_id)
     context = {"o": overview, "repository": repository, "host": host, "is_organization": is_organization}
+    context["security"] = manifest_security_overview(manifest=overview.manifest)  # issue #8
     context.update(pull_commands(host, repository.full_name, f"@{overview.manifest.digest}"))
     return render(request, "web/manifest.html", context)
 

@@ -107,6 +107,9 @@ def world(db) -> World:
     objects.update(_logs_rows(repository, bob))
     objects.update(_lifecycle_rows(repository, acme.namespace))
     objects.update(_mirror_rows(acme.namespace, robot.robot))
+    objects.update(_proxy_rows(alice))
+    objects.update(_build_rows(repository, alice))
+    objects.update(_security_rows(manifest, link.blob.digest))
     return World(root, auditor, alice, bob, acme, developers, robot.robot, robot.token, app_token, objects)
 
 
@@ -154,7 +157,74 @@ def _mirror_rows(namespace: Any, robot: Robot) -> dict[str, Any]:
         password_encrypted=secret_encrypt("s3cret"), tag_patterns=["v1.*"], sync_interval=3600, sync_start_date=timezone.now(),
         robot=robot, status="FAIL", last_error="upstream answered 503",
     )
-    return {"repositories.repositorymirror": mirror}
+    from organizations.models import Organization
+    from repositories.models import OrganizationMirror, OrganizationMirrorRepository
+
+    org_mirror = OrganizationMirror.objects.create(
+        organization=Organization.objects.get(namespace=namespace), external_registry_url="registry.example.test", external_namespace="library",
+        username_encrypted=secret_encrypt("puller"), password_encrypted=secret_encrypt("s3cret"), repository_patterns=["app*"],
+        tag_patterns=["v1.*"], sync_interval=3600, sync_start_date=timezone.now(), robot=robot, status="FAIL", last_error="library/app: 503",
+    )
+    OrganizationMirrorRepository.objects.create(org_mirror=org_mirror, upstream_name="library/app", repository=mirrored, status="FAIL")
+    return {"repositories.repositorymirror": mirror, "repositories.organizationmirror": org_mirror}
+
+
+def _proxy_rows(user: User) -> dict[str, Any]:
+    """A pull-through cache organization (issue #7) with one cached tag."""
+    from repositories.models import ProxyCacheConfig, ProxyCachedTag
+    from repositories.services.mirror import secret_encrypt
+
+    hub = organization_create(name="hub", creator=user)
+    config = ProxyCacheConfig.objects.create(
+        organization=hub, upstream_registry="registry.example.test/library", username_encrypted=secret_encrypt("puller"),
+        password_encrypted=secret_encrypt("s3cret"), expiration_s=3600,
+    )
+    cached = RepositoryFactory(namespace=hub.namespace, name="alpine")
+    tag = ProxyCachedTag.objects.create(repository=cached, name="3.20", digest="sha256:" + "c" * 64, checked_at=timezone.now(), pulled_at=timezone.now())
+    return {"repositories.proxycacheconfig": config, "repositories.proxycachedtag": tag}
+
+
+def _build_rows(repository: Any, user: User) -> dict[str, Any]:
+    """A custom git trigger and a failed build it started (issue #10)."""
+    from repositories.models import BuildTrigger, RepositoryBuild
+    from repositories.services.mirror import secret_encrypt
+
+    trigger = BuildTrigger.objects.create(
+        repository=repository, git_url="https://git.example.test/web.git", tag_templates=["${branch}"], secret_encrypted=secret_encrypt("s"),
+        created_by=user, consecutive_failures=1,
+    )
+    build = RepositoryBuild.objects.create(
+        repository=repository, requested_by=user, requested_by_name=user.username, phase="error", context_kind="git",
+        git_url=trigger.git_url, git_ref="main", tags=["main"], trigger=trigger, error="error building at STEP 2/3", finished_at=timezone.now(),
+    )
+    return {"repositories.buildtrigger": trigger, "repositories.repositorybuild": build}
+
+
+def _security_rows(manifest: Any, layer_digest: str) -> dict[str, Any]:
+    """A scanned manifest with one finding, its layer's index and an imported vulnerability (issue #8)."""
+    from repositories.models import AffectedPackage, LayerIndex, ManifestFinding, ManifestScan, Vulnerability, VulnerabilityImport
+
+    now = timezone.now()
+    package = {"name": "openssl", "version": "3.0.11-1~deb12u1", "ecosystem": "Debian:12", "source_name": "openssl"}
+    layer = LayerIndex.objects.create(digest=layer_digest, indexer_version=1, content={"packages": [package]}, package_count=1, size=1234)
+    scan = ManifestScan.objects.create(
+        manifest=manifest, status="scanned", distro="Debian:12", packages=[package], package_count=1,
+        pushed_at=now, queued_at=now, scanned_at=now, matched_at=now,
+    )
+    finding = ManifestFinding.objects.create(
+        manifest=manifest, vulnerability_id="DSA-5532-1", package=package, package_name="openssl",
+        package_version=package["version"], ecosystem="Debian:12", severity="High", severity_index=1,
+        summary="openssl security update", fixed_version="3.0.11-1~deb12u2", first_seen=now,
+    )
+    vulnerability = Vulnerability.objects.create(
+        osv_id="DSA-5532-1", aliases=["CVE-2023-5363"], summary="openssl security update", severity="High", modified=now,
+    )
+    AffectedPackage.objects.create(vulnerability=vulnerability, ecosystem="Debian:12", name="openssl", fixed_version="3.0.11-1~deb12u2")
+    run = VulnerabilityImport.objects.create(source="/srv/osv/Debian.zip", started=now, finished=now, status="succeeded", records=1, added=1)
+    return {
+        "repositories.layerindex": layer, "repositories.manifestscan": scan, "repositories.manifestfinding": finding,
+        "repositories.vulnerability": vulnerability, "repositories.vulnerabilityimport": run,
+    }
 
 
 def _worker_rows() -> dict[str, Any]:
