@@ -3,6 +3,7 @@ free loopback port, the same settings module as production."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -35,9 +36,14 @@ def _postgres_admin_dsn(url: str) -> str:
     return urlunparse(parsed._replace(path="/postgres"))
 
 
-def create_database(base_url: str | None) -> tuple[str | None, str | None]:
-    """A fresh database for one server: (database url, postgres db name to drop later)."""
-    if not base_url or not base_url.startswith(("postgres", "pgsql")):
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and url.startswith(("postgres", "pgsql"))
+
+
+def create_database(base_url: str | None, *, template: str | None = None) -> tuple[str | None, str | None]:
+    """A fresh database for one server: (database url, postgres db name to drop later); a copy
+    of the database ``template`` when given."""
+    if not is_postgres(base_url):
         return None, None
     import psycopg2
 
@@ -45,9 +51,51 @@ def create_database(base_url: str | None) -> tuple[str | None, str | None]:
     conn = psycopg2.connect(_postgres_admin_dsn(base_url))
     conn.autocommit = True
     with conn.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     conn.close()
     return urlunparse(urlparse(base_url)._replace(path=f"/{name}")), name
+
+
+def _base_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE_") or k in ("MOORAGE_DATABASE_URL", "MOORAGE_REDIS_URL")}
+    env.update({"MOORAGE_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "registry_site.settings", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+#: migrated databases of this test process, by base database url ("" for SQLite): a PostgreSQL
+#: database name or a SQLite file. Migrating takes seconds of CPU; servers start from copies.
+_MIGRATED_TEMPLATES: dict[str, str] = {}
+
+
+def _drop_templates() -> None:
+    for base, template in _MIGRATED_TEMPLATES.items():
+        if is_postgres(base):
+            drop_database(base, template)
+        else:
+            shutil.rmtree(Path(template).parent, ignore_errors=True)
+    _MIGRATED_TEMPLATES.clear()
+
+
+def migrated_template(base_url: str | None) -> str:
+    """A database migrated to the current schema, made once per test process (no data
+    migrations or post_migrate rows depend on a server's settings, so a copy equals a fresh
+    migrate)."""
+    key = base_url if is_postgres(base_url) else ""
+    if key not in _MIGRATED_TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="moorage-template-"))
+        env = _base_env(folder)
+        if key:
+            url, name = create_database(key)
+            env["MOORAGE_DATABASE_URL"] = url
+            template = name
+        else:
+            env.pop("MOORAGE_DATABASE_URL", None)
+            template = str(folder / "moorage.sqlite3")
+        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        if not _MIGRATED_TEMPLATES:
+            atexit.register(_drop_templates)
+        _MIGRATED_TEMPLATES[key] = template
+    return _MIGRATED_TEMPLATES[key]
 
 
 def drop_database(base_url: str, name: str) -> None:
@@ -86,8 +134,7 @@ class LiveRegistry:
         """A server's data folder and fresh database, migrated unless ``migrate`` is false (the
         upgrade tests migrate step by step themselves)."""
         data_dir = Path(tempfile.mkdtemp(prefix="moorage-live-"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE_") or k in ("MOORAGE_DATABASE_URL", "MOORAGE_REDIS_URL")}
-        env.update({"MOORAGE_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "registry_site.settings", "PYTHONUNBUFFERED": "1"})
+        env = _base_env(data_dir)
         # The conformance and client suites exercise the protocol, not access control: they run
         # against an open registry. Identity tests pass MOORAGE_REGISTRY_OPEN=false.
         env["MOORAGE_REGISTRY_OPEN"] = "true"
@@ -95,14 +142,20 @@ class LiveRegistry:
         env["MOORAGE_REDIS_KEY_PREFIX"] = f"moorage-test-{uuid.uuid4().hex[:10]}"
         registry = cls(data_dir=data_dir, env=env)
         base = database_url if database_url is not None else os.environ.get("MOORAGE_DATABASE_URL")
-        url, name = create_database(base)
+        # A copy of a migrated template instead of a migrate per server, unless the caller picks
+        # the database itself or wants to migrate step by step.
+        from_template = migrate and "MOORAGE_DATABASE_URL" not in (extra_env or {})
+        template = migrated_template(base) if from_template else None
+        url, name = create_database(base, template=template if is_postgres(base) else None)
         if url:
             env["MOORAGE_DATABASE_URL"] = url
             registry._dropped_db = (base, name)
         else:
             env.pop("MOORAGE_DATABASE_URL", None)
+            if template:
+                shutil.copyfile(template, data_dir / "moorage.sqlite3")
         env.update(extra_env or {})
-        if migrate:
+        if migrate and not from_template:
             registry.manage("migrate", "--noinput")
         return registry
 

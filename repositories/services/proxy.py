@@ -63,6 +63,7 @@ from common.registry_client import (
 )
 from common.ssrf import OutboundURLError, check_url
 from organizations.models import Organization
+from repositories.lookup_invalidation import repository_lookups_invalidate
 from repositories.lookup_proxy import proxy_config_for_namespace_cached
 from repositories.media_types import INDEX_TYPES, MANIFEST_TYPES, ParsedManifest, parse_manifest
 from repositories.models import Blob, BlobPlacement, Manifest, ManifestChild, Repository, Tag
@@ -429,6 +430,7 @@ def _forget_tag(repository: Repository, tag: str) -> None:
     with transaction.atomic():
         ProxyCachedTag.objects.filter(repository=repository, name=tag).delete()
         Tag.objects.filter(repository=repository, name=tag, lifetime_end__isnull=True).update(lifetime_end=timezone.now())
+        repository_lookups_invalidate(repository_id=repository.pk)  # update() sends no signal: cached /v2 answers
 
 
 def _fill(

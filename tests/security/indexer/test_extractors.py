@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import glob
 import gzip
 import io
 import os
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ from repositories.scanning.indexer import LayerDamaged, LayerUnsupported, file_v
 from repositories.scanning.tarstream import GzipReader
 from tests.security.indexer.helpers import APK_INSTALLED, jar, layer, layer_tar, os_release as release_file, pom_properties, rpmdb_with
 
-SITE_PACKAGES = Path(glob.glob(str(Path(__file__).resolve().parents[3] / ".venv/lib/python3*/site-packages"))[0])
+#: the running interpreter's own site-packages: a real Python environment with real dist-info folders
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
 
 
 def index(data: bytes, media_type: str = ""):
