@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -157,6 +158,11 @@ class LiveRegistry:
         env.update(extra_env or {})
         if migrate and not from_template:
             registry.manage("migrate", "--noinput")
+        elif from_template:
+            # what the first manage.py run would have made: this server's own secret key
+            key_file = data_dir / "secret_key"
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
         return registry
 
     def sibling(self, extra_env: dict[str, str] | None = None) -> "LiveRegistry":
