@@ -95,6 +95,11 @@ def test_signed_in_member_walks_through_the_ui(server):
         assert "docker login --username='acme+deployer'" in text and seeded["token"] not in text
         shot(browser, "organization")
 
+        browser.get(f"{registry.url}/ui/user/owner")
+        text = browser.text()
+        assert "this is you" in text and "Storage and quota" in text
+        shot(browser, "user")
+
         browser.get(f"{registry.url}/ui/settings")
         browser.submit("document.getElementById('id_title').value = 'laptop'; document.getElementById('id_title').form.submit()")
         assert "shown only this once" in browser.text()
