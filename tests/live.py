@@ -66,6 +66,8 @@ def _base_env(data_dir: Path) -> dict[str, str]:
 #: migrated databases of this test process, by base database url ("" for SQLite): a PostgreSQL
 #: database name or a SQLite file. Migrating takes seconds of CPU; servers start from copies.
 _MIGRATED_TEMPLATES: dict[str, str] = {}
+#: the data folders the templates were migrated with (removed at exit)
+_TEMPLATE_FOLDERS: list[Path] = []
 
 
 def _drop_templates() -> None:
@@ -75,9 +77,13 @@ def _drop_templates() -> None:
                 drop_database(base, template)
             except Exception:  # noqa: BLE001 - a private server a test stopped took its template with it
                 pass
-        else:
-            shutil.rmtree(Path(template).parent, ignore_errors=True)
+    for folder in _TEMPLATE_FOLDERS:
+        shutil.rmtree(folder, ignore_errors=True)
     _MIGRATED_TEMPLATES.clear()
+    _TEMPLATE_FOLDERS.clear()
+
+
+atexit.register(_drop_templates)
 
 
 def migrated_template(base_url: str | None) -> str:
@@ -87,6 +93,7 @@ def migrated_template(base_url: str | None) -> str:
     key = base_url if is_postgres(base_url) else ""
     if key not in _MIGRATED_TEMPLATES:
         folder = Path(tempfile.mkdtemp(prefix="moorage-template-"))
+        _TEMPLATE_FOLDERS.append(folder)
         env = _base_env(folder)
         if key:
             url, name = create_database(key)
@@ -96,8 +103,6 @@ def migrated_template(base_url: str | None) -> str:
             env.pop("MOORAGE_DATABASE_URL", None)
             template = str(folder / "moorage.sqlite3")
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-        if not _MIGRATED_TEMPLATES:
-            atexit.register(_drop_templates)
         _MIGRATED_TEMPLATES[key] = template
     return _MIGRATED_TEMPLATES[key]
 
