@@ -210,6 +210,27 @@ class MirrorSettings:
     is_enabled: bool | None = None
 
 
+def mirror_credentials_apply(target: Any, *, username: str | None, password: str | None) -> None:
+    """Set the encrypted upstream credentials of a repository or organization mirror row.
+
+    A password without a user name is refused; no user name clears both; ``password`` None keeps
+    the stored password under a new user name (as Quay).
+    """
+    if not username and password:
+        raise InvalidRequestError("a password needs a username")
+    target.username_encrypted = secret_encrypt(username or "")
+    if not username:
+        target.password_encrypted = ""
+    elif password is not None:
+        target.password_encrypted = secret_encrypt(password)
+
+
+def mirror_timeout_validate(timeout_s: int) -> int:
+    if not 10 <= timeout_s <= 86400:
+        raise InvalidRequestError("the timeout is 10 to 86400 seconds", detail={"skopeo_timeout_interval": timeout_s})
+    return timeout_s
+
+
 def _apply(mirror: RepositoryMirror, values: MirrorSettings) -> list[str]:
     changed: list[str] = []
     if values.external_reference is not None:
@@ -231,13 +252,7 @@ def _apply(mirror: RepositoryMirror, values: MirrorSettings) -> list[str]:
         mirror.robot = _robot_validate(mirror.repository, values.robot)
         changed.append("robot_username")
     if values.credentials_given:
-        if not values.username and values.password:
-            raise InvalidRequestError("a password needs a username")
-        mirror.username_encrypted = secret_encrypt(values.username or "")
-        if not values.username:
-            mirror.password_encrypted = ""
-        elif values.password is not None:  # None: a new user name, the same password (as Quay)
-            mirror.password_encrypted = secret_encrypt(values.password)
+        mirror_credentials_apply(mirror, username=values.username, password=values.password)
         changed.append("external_registry_username")
     if values.verify_tls is not None:
         mirror.verify_tls = values.verify_tls
@@ -249,9 +264,7 @@ def _apply(mirror: RepositoryMirror, values: MirrorSettings) -> list[str]:
         mirror.delete_stale_tags = values.delete_stale_tags
         changed.append("delete_stale_tags")
     if values.timeout_s is not None:
-        if not 10 <= values.timeout_s <= 86400:
-            raise InvalidRequestError("the timeout is 10 to 86400 seconds", detail={"skopeo_timeout_interval": values.timeout_s})
-        mirror.timeout_s = values.timeout_s
+        mirror.timeout_s = mirror_timeout_validate(values.timeout_s)
         changed.append("skopeo_timeout_interval")
     if values.is_enabled is not None:
         mirror.is_enabled = values.is_enabled

@@ -59,9 +59,10 @@ from repositories.services.mirror import (
     _next_slot,
     architectures_normalize,
     mirror_create,
+    mirror_credentials_apply,
     mirror_sync,
+    mirror_timeout_validate,
     secret_decrypt,
-    secret_encrypt,
     tag_patterns_normalize,
 )
 from repositories.services.repositories import repository_create, repository_delete, repository_set_state
@@ -246,21 +247,13 @@ def _apply(org_mirror: OrganizationMirror, values: OrgMirrorSettings) -> list[st
         org_mirror.sync_start_date = values.sync_start_date
         changed.append("sync_start_date")
     if values.timeout_s is not None:
-        if not 10 <= values.timeout_s <= 86400:
-            raise InvalidRequestError("the timeout is 10 to 86400 seconds", detail={"skopeo_timeout_interval": values.timeout_s})
-        org_mirror.timeout_s = values.timeout_s
+        org_mirror.timeout_s = mirror_timeout_validate(values.timeout_s)
         changed.append("skopeo_timeout_interval")
     if values.robot is not None:
         org_mirror.robot = _robot_validate(org_mirror.organization, values.robot)
         changed.append("robot_username")
     if values.credentials_given:
-        if not values.username and values.password:
-            raise InvalidRequestError("a password needs a username")
-        org_mirror.username_encrypted = secret_encrypt(values.username or "")
-        if not values.username:
-            org_mirror.password_encrypted = ""
-        elif values.password is not None:  # None: a new user name, the same password (as Quay)
-            org_mirror.password_encrypted = secret_encrypt(values.password)
+        mirror_credentials_apply(org_mirror, username=values.username, password=values.password)
         changed.append("external_registry_username")
     if values.verify_tls is not None:
         org_mirror.verify_tls = values.verify_tls
