@@ -53,44 +53,40 @@ class Command(BaseCommand):
         mirror = mirror_by_repository_name(full_name=options["repository"])
         if mirror is None or mirror.repository.deleted_at is not None:
             raise CommandError(f"repository {options['repository']} has no mirror configuration")
-        as_json = options["json"]
-        progress = None if as_json else (lambda line: (self.stdout.write(line), self.stdout.flush()))
-        if not as_json:
-            self.stdout.write(f"syncing {mirror.repository.full_name} from {mirror.external_reference}")
-        began = time.monotonic()
-        try:
-            result = mirror_sync(mirror_id=mirror.pk, progress=progress)
-        except RegistryError as exc:
-            raise CommandError(exc.message) from None
-        assert result is not None
-        elapsed = time.monotonic() - began
-        if as_json:
-            self.stdout.write(json.dumps({**result.as_dict(), "duration_s": round(elapsed, 3)}, indent=2))
-        else:
-            c = result.counts
-            self.stdout.write(
-                f"{result.status}: {c['tags_copied']} tag(s) copied, {c['tags_unchanged']} unchanged, {c['tags_deleted']} deleted, "
-                f"{c['tags_failed']} failed; {c['manifests_copied']} manifest(s), {c['blobs_copied']} blob(s) downloaded "
-                f"({size_text(c['bytes_copied'])}), {c['blobs_mounted']} mounted, {c['blobs_present']} already present; {elapsed:.1f} s"
-            )
-            for error in result.errors:
-                self.stderr.write(f"error: {error}")
-            if result.next_sync_at:
-                self.stdout.write(f"next sync: {result.next_sync_at:%Y-%m-%d %H:%M:%S %Z}")
-        if result.status != "SUCCESS":
-            sys.exit(1)
+        summary = lambda c, elapsed: (  # noqa: E731
+            f"{c['tags_copied']} tag(s) copied, {c['tags_unchanged']} unchanged, {c['tags_deleted']} deleted, "
+            f"{c['tags_failed']} failed; {c['manifests_copied']} manifest(s), {c['blobs_copied']} blob(s) downloaded "
+            f"({size_text(c['bytes_copied'])}), {c['blobs_mounted']} mounted, {c['blobs_present']} already present; {elapsed:.1f} s"
+        )
+        self.run_sync(
+            headline=f"syncing {mirror.repository.full_name} from {mirror.external_reference}",
+            sync=lambda progress: mirror_sync(mirror_id=mirror.pk, progress=progress), summary=summary, as_json=options["json"],
+        )
 
     def sync_organization(self, name: str, *, as_json: bool) -> None:
         org_mirror = org_mirror_by_name(name=name)
         if org_mirror is None:
             raise CommandError(f"organization {name} has no mirror configuration")
+        source = f"{org_mirror.external_registry_url}/{org_mirror.external_namespace}".rstrip("/")
+        summary = lambda c, elapsed: (  # noqa: E731
+            f"{c['repositories_discovered']} repository(ies) discovered, {c['repositories_created']} created, "
+            f"{c['repositories_synced']} synced, {c['repositories_failed']} failed, {c['repositories_deleted']} deleted, "
+            f"{c['repositories_gone']} gone upstream (kept); {c['tags_copied']} tag(s) copied, {c['tags_unchanged']} unchanged; "
+            f"{c['blobs_copied']} blob(s) downloaded ({size_text(c['bytes_copied'])}); {elapsed:.1f} s"
+        )
+        self.run_sync(
+            headline=f"syncing organization {name} from {source}",
+            sync=lambda progress: org_mirror_sync(org_mirror_id=org_mirror.pk, progress=progress), summary=summary, as_json=as_json,
+        )
+
+    def run_sync(self, *, headline: str, sync, summary, as_json: bool) -> None:
+        """Run one sync with progress lines (or JSON), print its summary, exit 1 unless it succeeded."""
         progress = None if as_json else (lambda line: (self.stdout.write(line), self.stdout.flush()))
         if not as_json:
-            source = f"{org_mirror.external_registry_url}/{org_mirror.external_namespace}".rstrip("/")
-            self.stdout.write(f"syncing organization {name} from {source}")
+            self.stdout.write(headline)
         began = time.monotonic()
         try:
-            result = org_mirror_sync(org_mirror_id=org_mirror.pk, progress=progress)
+            result = sync(progress)
         except RegistryError as exc:
             raise CommandError(exc.message) from None
         assert result is not None
@@ -98,13 +94,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps({**result.as_dict(), "duration_s": round(elapsed, 3)}, indent=2))
         else:
-            c = result.counts
-            self.stdout.write(
-                f"{result.status}: {c['repositories_discovered']} repository(ies) discovered, {c['repositories_created']} created, "
-                f"{c['repositories_synced']} synced, {c['repositories_failed']} failed, {c['repositories_deleted']} deleted, "
-                f"{c['repositories_gone']} gone upstream (kept); {c['tags_copied']} tag(s) copied, {c['tags_unchanged']} unchanged; "
-                f"{c['blobs_copied']} blob(s) downloaded ({size_text(c['bytes_copied'])}); {elapsed:.1f} s"
-            )
+            self.stdout.write(f"{result.status}: {summary(result.counts, elapsed)}")
             for error in result.errors:
                 self.stderr.write(f"error: {error}")
             if result.next_sync_at:
