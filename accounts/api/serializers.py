@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
 from accounts.models import AppToken, User
+from common import serializers
 
 
 class UserUpdateSerializer(serializers.Serializer):

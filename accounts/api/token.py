@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from accounts.principals import API_SCOPES
 from accounts.throttle import login_failed, login_retry_after, login_succeeded
+from common import serializers
 from common.errors import TooManyRequestsError
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +13,7 @@ from accounts.api.permissions import IsUser
 from accounts.api.serializers import AppTokenCreateSerializer, AppTokenSerializer
 from accounts.models import AppToken
 from accounts.services import app_token_create, app_token_revoke
+from common import serializers
 
 
 _AppTokenList = inline_serializer("AppTokenList", {"tokens": AppTokenSerializer(many=True)})

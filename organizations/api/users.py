@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +12,7 @@ from accounts.api.permissions import IsUser
 from accounts.api.serializers import UserUpdateSerializer
 from accounts.models import User
 from accounts.services import user_delete, user_update
+from common import serializers
 from organizations.models import Organization, Team
 
 _UserResponse = inline_serializer(

@@ -12,8 +12,8 @@ import uuid as uuid_module
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import principal_of
 from accounts.api.permissions import IsUser
 from accounts.models import Namespace
+from common import serializers
 from repositories.access import Action
 from repositories.api.organizations.common import org_caller, require_org_admin
 from repositories.api.repos_common import repository_for_management, request_info
@@ -59,9 +60,14 @@ def parse_uuid(value: str) -> uuid_module.UUID:
 
 
 # --- serializers ----------------------------------------------------------------------------
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class PruneValueField(serializers.JSONField):
+    """A tag count or an age; the service checks which one the method needs (and refuses others)."""
+
+
 class AutoPrunePolicyInputSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=AutoPrunePolicy.Method.values, help_text="number_of_tags or creation_date")
-    value = serializers.JSONField(help_text="A tag count (number_of_tags) or an age such as \"2w\" (creation_date)")
+    value = PruneValueField(help_text="A tag count (number_of_tags) or an age such as \"2w\" (creation_date)")
     tagPattern = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None, help_text="Optional tag-name regex")  # noqa: N815
     tagPatternMatches = serializers.BooleanField(required=False, default=True, help_text="Prune tags that match (true) or do not match (false)")  # noqa: N815
 
@@ -69,7 +75,7 @@ class AutoPrunePolicyInputSerializer(serializers.Serializer):
 class AutoPrunePolicySerializer(serializers.Serializer):
     uuid = serializers.CharField()
     method = serializers.CharField()
-    value = serializers.JSONField()
+    value = PruneValueField()
     tagPattern = serializers.CharField(allow_null=True)  # noqa: N815
     tagPatternMatches = serializers.BooleanField()  # noqa: N815
 

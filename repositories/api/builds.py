@@ -16,7 +16,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
 from accounts.models import Robot, User
+from common import serializers
 from common.errors import InvalidRequestError
 from repositories.access import Action
 from repositories.api.access import repository_for_api
@@ -135,6 +136,10 @@ class TriggerCreateSerializer(serializers.Serializer):
     pull_robot = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
 
 
+class FileDropRequestSerializer(serializers.Serializer):
+    mimeType = serializers.CharField(required=False, allow_blank=True, help_text="Accepted for Quay compatibility; ignored.")
+
+
 def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -191,10 +196,11 @@ class FileDropView(APIView):
     @extend_schema(
         operation_id="getFiledropUrl", summary="An upload URL for a build context (tar or tar.gz)",
         description="PUT the archive to `url` (no other credentials needed; the URL expires), then name `file_id` in a build request.",
-        request={"application/json": {"type": "object", "properties": {"mimeType": {"type": "string"}}}},
+        request=FileDropRequestSerializer,
         responses={200: OpenApiResponse(description="{url, file_id}")},
     )
     def post(self, request: Request) -> Response:
+        _validated(FileDropRequestSerializer, request.data)
         principal = principal_of(request)
         user = User.objects.filter(pk=principal.id).first() if principal.kind == "user" else None
         upload, token = filedrop_create(user=user)

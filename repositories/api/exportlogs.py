@@ -13,7 +13,7 @@ from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
 from accounts.api.permissions import IsUser
+from common import serializers
 from repositories.access import Action
 from repositories.api.access import repository_for_api
 from repositories.api.logs import _organization_logs_scope, _repository_logs_scope

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
 from accounts.models import Namespace
+from common import serializers
 from repositories.api.autoprune import NO_CONTENT, ORGNAME, UUID_PATH, UuidSerializer, org_scope, parse_uuid, repository_scope
 from repositories.api.repos_common import request_info
 from repositories.api.repositories import REPO_PATH

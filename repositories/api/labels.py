@@ -6,13 +6,14 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
+from common import serializers
 from repositories.access import Action
 from repositories.api.manifests import DIGEST_PARAMETER, manifest_for_api
 from repositories.api.tags import REPOSITORY_PARAMETER, ReadsAnyoneWritesAuthenticated, request_info

@@ -9,7 +9,6 @@ Filters: ``starttime``/``endtime`` as Quay's ``MM/DD/YYYY`` (the end day include
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -20,6 +19,7 @@ from accounts.api.authentication import principal_of
 from accounts.api.permissions import IsSuperuser, IsUser
 from accounts.models import Namespace
 from accounts.principals import Principal
+from common import serializers
 from organizations.models import Role, Team
 from organizations.selectors import organization_role_of
 from repositories.access import Action, repository_role

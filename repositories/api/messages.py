@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.api.permissions import IsSuperuser
 from accounts.models import BannerMessage
 from accounts.services import BANNER_MEDIA_TYPES, banner_message_create, banner_message_delete
+from common import serializers
 from repositories.api.superuser import audit
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
 from accounts.models import Robot
+from common import serializers
 from common.errors import InvalidRequestError
 from repositories.access import Action
 from repositories.api.repos_common import repository_for_management, request_info

@@ -13,7 +13,7 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -23,7 +23,9 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
 from accounts.models import Robot
+from common import serializers
 from common.errors import InvalidRequestError
+from common.query_params import query_bool
 from organizations.models import Organization
 from repositories.api.mirror import ExternalRegistryConfigSerializer, RootRuleSerializer, _date
 from repositories.api.organizations.common import NO_CONTENT, org_caller, require_org_admin
@@ -387,7 +389,7 @@ class MirrorHealthView(APIView):
         principal = principal_of(request)
         if principal.is_anonymous:
             raise NotAuthenticated()
-        detailed = (request.query_params.get("detailed") or "").lower() in ("1", "true", "yes")
+        detailed = query_bool(request.query_params, "detailed")
         namespace = request.query_params.get("namespace") or None
         if namespace is not None and (len(namespace) > 255 or not namespace.isprintable()):  # PostgreSQL refuses NUL in a parameter
             raise serializers.ValidationError({"namespace": "a namespace name"})

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import principal_of
 from accounts.api.permissions import IsUser
 from accounts.models import Namespace
+from common import serializers
 from organizations.models import Team
 from repositories.access import Action
 from repositories.api.organizations.common import org_caller, require_org_admin

@@ -15,7 +15,7 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
+from common import serializers
 from common.errors import InvalidRequestError
 from common.registry_client import UpstreamError
 from repositories.api.organizations.common import NO_CONTENT, org_caller, request_info, require_org_admin

@@ -12,7 +12,7 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import principal_of
 from accounts.api.permissions import IsSuperuser, IsUser
 from accounts.models import Namespace
+from common import serializers
 from repositories.api.organizations.common import org_caller
 from repositories.api.repos_common import request_info
 from repositories.api.robots import user_namespace

@@ -117,8 +117,3 @@ def avatar(name: str, kind: str, email: str = "") -> dict[str, str]:
     """Quay's avatar object: ``{"name", "hash", "color", "kind"}`` (hash of the e-mail or name)."""
     digest = hashlib.md5((email or name).strip().lower().encode(), usedforsecurity=False).hexdigest()
     return {"name": name, "hash": digest, "color": _AVATAR_COLORS[int(digest[:8], 16) % len(_AVATAR_COLORS)], "kind": kind}
-
-
-def truthy(value: str | None) -> bool:
-    """Quay's ``truthy_bool`` for query parameters."""
-    return (value or "").strip().lower() in {"1", "true", "yes", "on", "t", "y"}

@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
 from accounts.models import Namespace, Robot
-from repositories.api.repos_common import avatar, truthy
+from common.query_params import query_bool, query_int
+from repositories.api.repos_common import avatar
 from repositories.api.repos_serializers import EntityListSerializer, SearchResultSerializer
 from repositories.models import Repository
 from repositories.selectors_api import entity_search, repository_search
@@ -85,11 +86,7 @@ class RepositorySearchView(APIView):
         principal = principal_of(request)
         if not principal.has_api_scope("repo:read"):
             raise PermissionDenied("this token lacks the repo:read scope")
-        try:
-            page = int(request.query_params.get("page", "1"))
-        except ValueError:
-            page = 1
-        page = min(max(1, page), MAX_PAGES)
+        page = min(max(1, query_int(request.query_params, "page", 1)), MAX_PAGES)
         offset = (page - 1) * PAGE_SIZE
         found = repository_search(principal=principal, query=request.query_params.get("query", ""), offset=offset, limit=PAGE_SIZE)
         return Response({
@@ -132,7 +129,7 @@ class EntitySearchView(APIView):
         params = request.query_params
         matches = entity_search(
             principal=principal_of(request), prefix=prefix, namespace_name=params.get("namespace", ""),
-            include_teams=truthy(params.get("includeTeams")), include_orgs=truthy(params.get("includeOrgs")),
+            include_teams=query_bool(params, "includeTeams"), include_orgs=query_bool(params, "includeOrgs"),
         )
         results: list[dict] = [
             {"name": team.name, "kind": "team", "is_org_member": True, "avatar": avatar(team.name, "team")} for team in matches.teams

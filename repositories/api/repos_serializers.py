@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
+from common import serializers
 from organizations.models import Role
 from repositories.models import Repository
 

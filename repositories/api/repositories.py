@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
 from common.errors import InvalidRequestError
+from common.query_params import query_bool
 from repositories.access import Action, is_allowed, refusal_reason
 from repositories.api.access import repository_for_api
 from repositories.api.repos_common import (
@@ -25,7 +26,6 @@ from repositories.api.repos_common import (
     page_token,
     repository_for_management,
     request_info,
-    truthy,
 )
 from repositories.api.repos_serializers import (
     DescriptionSerializer,
@@ -114,7 +114,9 @@ class RepositoryListView(APIView):
         if not principal.has_api_scope("repo:read"):
             raise PermissionDenied("this token lacks the repo:read scope")
         params = request.query_params
-        namespace, public, starred = params.get("namespace", ""), truthy(params.get("public")), truthy(params.get("starred"))
+        namespace, public, starred = params.get("namespace", ""), query_bool(params, "public"), query_bool(params, "starred")
+        last_modified = query_bool(params, "last_modified")
+        query_bool(params, "popularity")  # ignored, but a non-boolean is still a client error
         if not (namespace or public or starred):
             raise InvalidRequestError("namespace, starred or public are required for this API call")
         if starred and principal.kind != "user":
@@ -126,7 +128,7 @@ class RepositoryListView(APIView):
             principal=principal, namespace=namespace or None, public=public, starred=starred,
             after=page_after(params.get("next_page")), limit=PAGE_SIZE,
         )
-        body: dict = {"repositories": [_list_item(r, last_modified=truthy(params.get("last_modified"))) for r in page.repositories]}
+        body: dict = {"repositories": [_list_item(r, last_modified=last_modified) for r in page.repositories]}
         if page.next_after is not None:
             body["next_page"] = page_token(page.next_after)
         return Response(body)
@@ -212,8 +214,8 @@ class RepositoryDetailView(APIView):
             "can_write": principal.has_api_scope("repo:write") and is_allowed(principal, Action.PUSH, repo),
             "can_admin": allowed_ignoring_repository_state(request, Action.ADMIN, repo),
         }
-        include_tags = request.query_params.get("includeTags")
-        if include_tags is None or truthy(include_tags):
+        query_bool(request.query_params, "includeStats")  # ignored, but a non-boolean is still a client error
+        if query_bool(request.query_params, "includeTags", default=True):
             body["tags"] = {view.tag.name: _tag_item(view) for view in repository_live_tags(repository=repo)}
         return Response(body)
 

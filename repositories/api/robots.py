@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -28,7 +28,9 @@ from rest_framework.views import APIView
 from accounts.api.permissions import IsUser
 from accounts.models import Namespace, Robot
 from accounts.services import robot_create, robot_delete, robot_regenerate_token
+from common import serializers
 from common.errors import InvalidRequestError
+from common.query_params import query_bool
 from organizations.models import TeamMember
 from repositories.api.organizations import (
     RepositoryPermissionListSerializer,
@@ -112,10 +114,6 @@ def robot_body(robot: Robot, *, metadata: bool = False, token: str | None = None
     return body
 
 
-def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def robots_body(request: Request, namespace: Namespace, *, may_see_permissions: bool) -> dict[str, Any]:
     limit_text = request.query_params.get("limit")
     limit = None
@@ -127,7 +125,8 @@ def robots_body(request: Request, namespace: Namespace, *, may_see_permissions: 
         if limit < 1:
             raise InvalidRequestError("limit must be at least 1", detail={"limit": limit})
     query = Robot.objects.filter(namespace=namespace).select_related("namespace").order_by("shortname")
-    with_permissions = may_see_permissions and truthy(request.query_params.get("permissions"))
+    query_bool(request.query_params, "token")  # ignored, but a non-boolean is still a client error
+    with_permissions = query_bool(request.query_params, "permissions") and may_see_permissions
     if with_permissions:
         query = query.prefetch_related(
             Prefetch("team_memberships", queryset=TeamMember.objects.select_related("team").order_by("team__name")),

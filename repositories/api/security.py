@@ -4,12 +4,13 @@ summary (finding counts by severity per tag). Reading needs pull access to the r
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import serializers
+from common.query_params import query_bool
 from repositories.access import Action
 from repositories.api.access import repository_for_api
 from repositories.api.manifests import DIGEST_PARAMETER, manifest_for_api
@@ -19,7 +20,6 @@ from repositories.selectors_security import SEVERITIES, manifest_security_report
 VULNERABILITIES_PARAMETER = OpenApiParameter(
     "vulnerabilities", bool, OpenApiParameter.QUERY, description="Include each package's vulnerabilities (Quay's parameter)."
 )
-_TRUE = ("true", "1", "yes", "on")
 
 _EXAMPLE = {
     "status": "scanned",
@@ -62,7 +62,7 @@ class ManifestSecurityView(APIView):
     )
     def get(self, request: Request, repository: str, manifestref: str) -> Response:
         _repo, manifest = manifest_for_api(request, repository, manifestref, Action.PULL)
-        vulnerabilities = request.query_params.get("vulnerabilities", "").lower() in _TRUE
+        vulnerabilities = query_bool(request.query_params, "vulnerabilities")
         return Response(manifest_security_report(manifest=manifest, vulnerabilities=vulnerabilities))
 
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +26,7 @@ from accounts.api.authentication import principal_of
 from accounts.api.permissions import IsSuperuser
 from accounts.models import User
 from accounts.services import NAMESPACE_RE, user_create_with_password, user_delete, user_set_enabled, user_set_superuser, user_update
+from common import serializers
 from common.errors import InvalidRequestError
 from organizations.models import Organization
 from organizations.services import organization_delete

@@ -11,13 +11,14 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import principal_of
+from common import serializers
 from repositories.access import Action
 from repositories.api.access import repository_for_api
 from repositories.selectors_tags import MAX_PAGE_SIZE, TagRow, tag_history_page

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
+from common import serializers
 from organizations.models import Role, Team
 
 #: the largest time-machine window an organization may set (as for users)
