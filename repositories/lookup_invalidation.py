@@ -2,14 +2,25 @@
 
 Kept apart from the cached reads so that services can invalidate without importing them (the
 reads use services in turn). Django's cache (Redis when configured) holds the values.
+
+An unreachable cache does not fail a write: a generation (or blob epoch) bump that cannot reach
+it is remembered in this process and retried by a background thread every ``RETRY_EVERY_S`` and
+before this process reads anything from the cache again (``pending_bumps_flush``). Entries cached
+before the outage could otherwise be served by every instance once Redis is back. The remaining
+window: other processes may serve such an entry until the retry lands (about ``RETRY_EVERY_S``
+after Redis answers), or until the entry's ``TTL_S`` when the process that failed to invalidate
+dies before Redis returns.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from django.core.cache import cache
 from django.db import transaction
+
+from common.cache_outage import CACHE_UNAVAILABLE, cache_unavailable
 
 PREFIX = "v2lookup:"
 TTL_S = 300
@@ -31,11 +42,72 @@ def blob_key(repository_id: int, digest: str) -> str:
     return f"{PREFIX}blob:{repository_id}:{digest}"
 
 
-def hold_key(repository_id: int, blob_id: int) -> str:
-    return f"{PREFIX}hold:{repository_id}:{blob_id}"
+def hold_key(repository_id: int, digest: str) -> str:
+    # By digest, so a blob HEAD can name it before reading anything (a blob row deleted and made
+    # again under the same digest bumps the blob epoch, which ends the old hold).
+    return f"{PREFIX}hold:{repository_id}:{digest}"
 
 
 BLOB_EPOCH_KEY = f"{PREFIX}blob-epoch"
+RETRY_EVERY_S = 1.0
+
+_pending_lock = threading.Lock()
+_pending_generations: set[int] = set()
+_pending_blob_epoch = False
+_retrying = False
+
+
+def _set_generation(repository_id: int) -> None:
+    cache.set(generation_key(repository_id), uuid.uuid4().hex, TTL_S * 2)
+
+
+def _set_blob_epoch() -> None:
+    cache.set(BLOB_EPOCH_KEY, uuid.uuid4().hex, None)
+
+
+def _remember(*, repository_id: int | None = None, blob_epoch: bool = False) -> None:
+    global _pending_blob_epoch, _retrying
+    with _pending_lock:
+        if repository_id is not None:
+            _pending_generations.add(repository_id)
+        _pending_blob_epoch = _pending_blob_epoch or blob_epoch
+        start, _retrying = not _retrying, True
+    if start:
+        threading.Thread(target=_retry_until_flushed, name="lookup-invalidation-retry", daemon=True).start()
+
+
+def _retry_until_flushed() -> None:
+    global _retrying
+    while True:
+        if pending_bumps_flush():
+            with _pending_lock:
+                if not _pending_generations and not _pending_blob_epoch:
+                    _retrying = False
+                    return
+        threading.Event().wait(RETRY_EVERY_S)
+
+
+def pending_bumps_flush() -> bool:
+    """Apply the bumps that failed while the cache was unreachable; True when none is left (the
+    cache may be read), False while the cache is still unreachable."""
+    global _pending_blob_epoch
+    if not _pending_generations and not _pending_blob_epoch:
+        return True
+    with _pending_lock:
+        repositories, blob_epoch = list(_pending_generations), _pending_blob_epoch
+    try:
+        for repository_id in repositories:
+            _set_generation(repository_id)
+            with _pending_lock:
+                _pending_generations.discard(repository_id)
+        if blob_epoch:
+            _set_blob_epoch()
+            with _pending_lock:
+                _pending_blob_epoch = False
+    except CACHE_UNAVAILABLE as exc:
+        cache_unavailable("retrying lookup invalidations", exc)
+        return False
+    return True
 
 
 def generation_of(repository_id: int) -> str:
@@ -57,7 +129,11 @@ def repository_lookups_invalidate(*, repository_id: int) -> None:
     transactions never commit)."""
 
     def bump() -> None:
-        cache.set(generation_key(repository_id), uuid.uuid4().hex, TTL_S * 2)
+        try:
+            _set_generation(repository_id)
+        except CACHE_UNAVAILABLE as exc:
+            cache_unavailable("invalidating lookups", exc)
+            _remember(repository_id=repository_id)
 
     bump()
     transaction.on_commit(bump)
@@ -67,7 +143,11 @@ def blob_epoch_bump() -> None:
     """A blob row was deleted: every cached blob lookup and hold stops counting (now and at commit)."""
 
     def bump() -> None:
-        cache.set(BLOB_EPOCH_KEY, uuid.uuid4().hex, None)
+        try:
+            _set_blob_epoch()
+        except CACHE_UNAVAILABLE as exc:
+            cache_unavailable("invalidating blob lookups", exc)
+            _remember(blob_epoch=True)
 
     bump()
     transaction.on_commit(bump)

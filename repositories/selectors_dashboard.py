@@ -31,6 +31,7 @@ from repositories.models.console import RegistrySwitch
 from repositories.models.lifecycle import NamespaceUsage
 from repositories.selectors import live_tags
 from repositories.selectors_usage import namespace_usage
+from repositories.services.audit import audit_buffer_catch_up
 
 #: days shown by the growth and activity charts
 DAYS = 30
@@ -159,6 +160,7 @@ def activity_per_day(*, days: int = DAYS) -> list[Day]:
     """Pushes (audit entries ``push_repo``: one per manifest or tag pushed) and pulls (``pull_repo``:
     one per manifest fetched) per day. The pull statistics rows hold running totals only, so the
     audit log is the per-day source; entries moved out by log rotation are no longer counted."""
+    audit_buffer_catch_up()  # pulls wait in Redis for a few seconds (services/audit.py)
     rows = (
         AuditLog.objects.filter(kind__in=("push_repo", "pull_repo"), created__gte=_since(days))
         .annotate(day=TruncDate("created")).values("day", "kind").annotate(count=Count("id"))

@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from accounts.models import Namespace
 from common.errors import InvalidRequestError
 from repositories.models import AuditLog
+from repositories.services.audit import audit_buffer_catch_up
 
 #: Quay's page size for logs
 LOGS_PAGE_SIZE = 20
@@ -112,6 +113,7 @@ class LogScope:
 
 
 def _entries(*, scope: LogScope, window: LogWindow, performer: str | None) -> QuerySet[AuditLog]:
+    audit_buffer_catch_up()  # pulls wait in Redis for a few seconds (services/audit.py)
     query = AuditLog.objects.filter(scope.filter(), created__gte=window.start, created__lt=window.end)
     if performer:
         query = query.filter(performer_name=performer)

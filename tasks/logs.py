@@ -1,7 +1,8 @@
-"""Audit-log rotation and exports: thin wrappers over repositories.services.logs."""
+"""Audit-log rotation, exports and the pull buffer: thin wrappers over repositories.services."""
 
 from celery import shared_task
 
+from repositories.services.audit import audit_buffer_drain
 from repositories.services.logs import log_export_run, logs_rotate
 
 
@@ -21,3 +22,10 @@ def export(export_id: str) -> str | None:
     """Write one requested export to storage and deliver its link (idempotent)."""
     done = log_export_run(export_id=export_id)
     return done.state if done is not None else None
+
+
+@shared_task(name="registry.logs.drain_audit_buffer")
+def drain_audit_buffer() -> int:
+    """Write the audit entries buffered in Redis (pulls) to the table (periodic; nothing to do
+    without Redis, where they are written at once)."""
+    return audit_buffer_drain()

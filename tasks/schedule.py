@@ -16,6 +16,7 @@ BEAT_SCHEDULE = {
     "remove-upload-orphans": {"task": "registry.storage.remove_upload_orphans", "schedule": crontab(minute=23)},
     "rotate-audit-logs": {"task": "registry.logs.rotate", "schedule": crontab(minute=7, hour="*/12")},
     "flush-pull-statistics": {"task": "registry.stats.flush_pulls", "schedule": crontab(minute="*")},
+    "drain-audit-buffer": {"task": "registry.logs.drain_audit_buffer", "schedule": 10.0},
     "expire-tags": {"task": "registry.tags.expire", "schedule": crontab(minute="*")},
     "autoprune-tags": {"task": "registry.tags.autoprune", "schedule": crontab(minute="*/30")},
     "recompute-quota-usage": {"task": "registry.quota.recompute", "schedule": crontab(minute=53)},

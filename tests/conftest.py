@@ -19,3 +19,20 @@ def live_registry():
 def http() -> requests.Session:
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(autouse=True)
+def _no_buffered_audit_entries():
+    """Pull audit entries wait in a Redis list until drained (repositories/services/audit.py):
+    one test's pulls must not be drained into another test's database."""
+    yield
+    from django.conf import settings
+
+    if getattr(settings, "REDIS_URL", None):
+        from repositories.services.audit import audit_buffer_key
+        from repositories.services.pull_stats import redis_client
+
+        try:
+            redis_client().delete(audit_buffer_key())
+        except Exception:  # noqa: BLE001 - a test that stopped Redis
+            pass

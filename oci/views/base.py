@@ -6,7 +6,7 @@ import logging
 from urllib.parse import urlencode
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -19,6 +19,7 @@ from common.errors import (
     MethodNotAllowedError,
     NameUnknownError,
     RegistryError,
+    RequestBodyTimeoutError,
     UnauthorizedError,
     UnavailableError,
 )
@@ -52,6 +53,9 @@ class RegistryView(View):
             response = handler(request, *args, **kwargs)
         except RegistryError as error:
             response = self.render_error(request, error, head)
+        except UnreadablePostError as exc:  # the client stalled or went away mid-body (gunicorn_conf.py)
+            logger.info("request body not received on %s %s: %s", request.method, request.path, exc)
+            response = error_response(RequestBodyTimeoutError(str(exc)), head=head)
         except StorageError as exc:
             logger.warning("storage error on %s %s: %s", request.method, request.path, exc)
             response = error_response(UnavailableError("storage is temporarily unavailable"), head=head)
@@ -104,9 +108,10 @@ class RegistryView(View):
         headers = bearer_challenge(request, scope) if principal.grants is not None else {}
         raise DeniedError(headers=headers)
 
-    def repository_for_read(self, request: HttpRequest, name: str, action: Action = Action.PULL) -> Repository:
+    def repository_for_read(self, request: HttpRequest, name: str, action: Action = Action.PULL, found: Repository | None = None) -> Repository:
+        """``found``: the repository a view already read from the lookup cache (still authorized here)."""
         validate_repository_name(name)
-        repository = repository_find_cached(name=name)  # no query when warm (invalidated on write)
+        repository = found if found is not None else repository_find_cached(name=name)  # no query when warm (invalidated on write)
         self.authorize(request, action, repository, name)
         if repository is None:
             raise NameUnknownError(detail={"name": name})

@@ -14,7 +14,7 @@ from oci import metrics
 from oci.responses import empty, error_response
 from oci.views.base import RegistryView
 from repositories.access import Action
-from repositories.lookup_cache import blob_find_cached, blob_hold_cached
+from repositories.lookup_cache import BlobLookup, blob_find_cached, blob_hold_cached, blob_lookup_cached
 from repositories.models import Blob, Repository
 from repositories.selectors_storage import blob_holding_locations
 from repositories.services.proxy import ProxyBlob, proxy_blob_pending
@@ -103,21 +103,23 @@ class BlobView(RegistryView):
     def _blob(self, request: HttpRequest, name: str, digest: str) -> Blob:
         return self._repository_and_blob(request, name, digest)[1]
 
-    def _repository_and_blob(self, request: HttpRequest, name: str, digest: str) -> tuple[Repository, Blob]:
-        repository = self.repository_for_read(request, name)
+    def _repository_and_blob(self, request: HttpRequest, name: str, digest: str, lookup: BlobLookup | None = None) -> tuple[Repository, Blob]:
+        lookup = lookup or BlobLookup()
+        repository = self.repository_for_read(request, name, found=lookup.repository)
         parse_digest(digest)
-        blob = blob_find_cached(repository=repository, digest=digest)  # no query when warm
+        blob = lookup.blob or blob_find_cached(repository=repository, digest=digest)  # no query when warm
         if blob is None:
             raise BlobUnknownError(detail={"digest": digest})
         return repository, blob
 
     def head(self, request: HttpRequest, name: str, digest: str) -> HttpResponse:
+        lookup = blob_lookup_cached(name=name, digest=digest)  # warm: one cache round trip in all
         try:
-            repository, blob = self._repository_and_blob(request, name, digest)
+            repository, blob = self._repository_and_blob(request, name, digest, lookup)
         except BlobUnknownError as missing:  # a pull-through cache may have it upstream
             return _proxied(proxy_blob_pending(name=name, digest=digest, stream=False), missing)
         # A client that sees 200 skips the upload: keep the blob from the collector until its push.
-        if not blob_hold_cached(repository=repository, blob=blob):
+        if not lookup.held and not blob_hold_cached(repository=repository, blob=blob):
             raise BlobUnknownError(detail={"digest": digest})
         response = HttpResponse(b"", content_type="application/octet-stream")
         _blob_headers(response, blob)

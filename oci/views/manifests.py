@@ -16,11 +16,10 @@ from oci.views.base import RegistryView
 from repositories.access import Action
 from repositories.media_types import INDEX_TYPES, MANIFEST_TYPES, platform_matches
 from repositories.models import Manifest, Repository
-from repositories.lookup_cache import manifest_resolve_cached
+from repositories.lookup_cache import manifest_lookup_cached, manifest_resolve_cached
 from repositories.selectors import manifest_find
-from repositories.services.audit import audit_log
 from repositories.services.manifests import manifest_delete, manifest_put
-from repositories.services.pull_stats import pull_record
+from repositories.services.pulls import manifest_pull_record
 from repositories.services.proxy import proxy_manifest_pull
 
 
@@ -54,10 +53,18 @@ def negotiate(repository: Repository, manifest: Manifest, accepted: set[str]) ->
 
 class ManifestView(RegistryView):
     def get(self, request: HttpRequest, name: str, reference: str) -> HttpResponse:
+        # Warm: the proxy-cache answer, the repository and the manifest in one cache round trip.
+        lookup = manifest_lookup_cached(name=name, reference=reference)
         # A pull-through cache organization answers from its cache or its upstream (None: not one).
-        cached = proxy_manifest_pull(name=name, reference=reference, authorize=lambda repo: self.authorize(request, Action.PULL, repo, name))
-        repository = cached[0] if cached else self.repository_for_read(request, name)
-        manifest = negotiate(repository, cached[1] if cached else manifest_resolve_cached(repository=repository, reference=reference), _accepted_types(request))
+        cached = None if lookup.not_a_proxy else proxy_manifest_pull(
+            name=name, reference=reference, authorize=lambda repo: self.authorize(request, Action.PULL, repo, name)
+        )
+        repository = cached[0] if cached else self.repository_for_read(request, name, found=lookup.repository)
+        if cached:
+            manifest = cached[1]
+        else:
+            manifest = lookup.manifest or manifest_resolve_cached(repository=repository, reference=reference)
+        manifest = negotiate(repository, manifest, _accepted_types(request))
         head = request.method == "HEAD"
         response = HttpResponse(b"" if head else bytes(manifest.content), content_type=manifest.media_type)
         response["Content-Length"] = str(manifest.size)
@@ -65,11 +72,8 @@ class ManifestView(RegistryView):
         response["ETag"] = f'"{manifest.digest}"'
         if not head:
             metrics.PULLS.inc()
-            audit_log(
-                kind="pull_repo", principal=self.principal(request), repository=repository, request=request_info(request),
-                metadata={"reference": reference, "digest": manifest.digest},
-            )
-            pull_record(repository=repository, tag=None if ":" in reference else reference, digest=manifest.digest)
+            # Audit entry and pull counts: one Redis round trip, written to the database in batches.
+            manifest_pull_record(principal=self.principal(request), repository=repository, reference=reference, digest=manifest.digest, request=request_info(request))
         return response
 
     head = get

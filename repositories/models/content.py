@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from accounts.models import Namespace, Robot, User
 from organizations.models import Role, Team, exactly_one_of
@@ -243,7 +244,8 @@ class AuditLog(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default, not auto_now_add: entries buffered in Redis (pulls) keep the time of the event.
+    created = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -36,6 +36,7 @@ from accounts.models import Namespace
 from common.ssrf import check_url, outbound_request
 from repositories.models import AuditLog, AuditLogArchive, LogExport
 from repositories.selectors_logs import LogScope, LogWindow, format_date, log_view
+from repositories.services.audit import audit_buffer_catch_up
 from storagebackends.registry import get_location, preferred_location
 
 logger = logging.getLogger("moorage.logs")
@@ -288,6 +289,7 @@ def window_entries(
             entry = record_entry(record)
             if window.start <= entry.created < window.end and _scope_matches(scope, record):
                 yield entry
+    audit_buffer_catch_up()  # pulls wait in Redis for a few seconds (services/audit.py)
     live = AuditLog.objects.filter(scope.filter(), created__gte=window.start, created__lt=window.end).order_by("created", "id")
     if progress:
         progress("reading entries still in the database")

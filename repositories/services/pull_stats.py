@@ -1,6 +1,7 @@
 """Pull statistics per tag and per manifest (count, last pulled).
 
-Every ``GET /v2/<name>/manifests/<ref>`` calls ``pull_record``. Where the count goes first:
+Every ``GET /v2/<name>/manifests/<ref>`` counts its pull (``services.pulls.manifest_pull_record``,
+which queues these counts in the same Redis round trip as the pull's audit entry). Where the count goes first:
 
 * Redis configured (``redis.url``): one pipelined ``HINCRBY`` + ``HSET`` on one hash (no database
   write on the pull path); ``pull_stats_flush`` (task ``registry.stats.flush_pulls``, every
@@ -86,6 +87,15 @@ def _add(model: type[models.Model], *, repository_id: int, key: str, name: str, 
         )
 
 
+def pull_count_queue(pipe: Any, *, repository_id: int, tag: str | None, digest: str, now: datetime) -> None:
+    """Queue the Redis commands counting one pull on ``pipe`` (a pipeline the caller executes)."""
+    stamp = int(now.timestamp())
+    for kind, name in [("m", digest)] + ([("t", tag)] if tag else []):
+        count_field, last_field = _field(kind, repository_id, name)
+        pipe.hincrby(buffer_key(), count_field, 1)
+        pipe.hset(buffer_key(), last_field, stamp)
+
+
 def pull_record(*, repository: Repository, tag: str | None, digest: str, now: datetime | None = None) -> None:
     """Count one pull of ``digest`` (through ``tag`` when pulled by tag). Never raises: a failure
     is logged and the pull goes on."""
@@ -96,14 +106,20 @@ def pull_record(*, repository: Repository, tag: str | None, digest: str, now: da
         client = redis_client()
         if client is not None:
             pipe = client.pipeline(transaction=False)
-            stamp = int(now.timestamp())
-            items = [("m", digest)] + ([("t", tag)] if tag else [])
-            for kind, name in items:
-                count_field, last_field = _field(kind, repository.pk, name)
-                pipe.hincrby(buffer_key(), count_field, 1)
-                pipe.hset(buffer_key(), last_field, stamp)
+            pull_count_queue(pipe, repository_id=repository.pk, tag=tag, digest=digest, now=now)
             pipe.execute()
             return
+    except Exception:  # noqa: BLE001 - statistics never fail a pull
+        logger.exception("could not count a pull of %s in repository %s", digest, repository.pk)
+        return
+    pull_record_direct(repository=repository, tag=tag, digest=digest, now=now)
+
+
+def pull_record_direct(*, repository: Repository, tag: str | None, digest: str, now: datetime) -> None:
+    """Count one pull in the database at once (no Redis, or Redis failed). Never raises."""
+    if not enabled():
+        return
+    try:
         with transaction.atomic():  # a savepoint: a failure here never breaks the request's transaction
             _add(ManifestPullStatistic, repository_id=repository.pk, key="manifest_digest", name=digest, count=1, last=now)
             if tag:

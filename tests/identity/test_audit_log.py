@@ -33,7 +33,8 @@ def audited(live_world) -> dict:
         push_image(http, base, by_token, "v1", headers=bearer(push_token))
     rows = live_world.query(
         f"list(AuditLog.objects.filter(ip={ip!r}).order_by('id').values('kind', 'performer_name', 'repository_name', 'ip', 'metadata'))",
-        "from repositories.models import AuditLog",
+        # Pull entries wait in Redis (when configured) until drained: drain them first.
+        "from repositories.models import AuditLog\nfrom repositories.services.audit import audit_buffer_drain\naudit_buffer_drain()",
     )
     return {"rows": rows, "ip": ip, "digest": digest, "by_basic": by_basic, "by_token": by_token}
 
