@@ -29,6 +29,7 @@ from accounts.principals import ANONYMOUS, Principal
 from common.grammar import split_repository_name
 from organizations.models import ROLE_RANK, Role, Team
 from organizations.selectors import organization_role_of
+from repositories.lookup_proxy import proxy_config_for_namespace_cached
 from repositories.models import ProxyCacheConfig, Repository, RepositoryMirror, RepositoryPermission
 from repositories.selectors_dashboard import registry_read_only_switch
 
@@ -72,13 +73,14 @@ def state_refuses(action: Action, repository: Repository | None, principal: Prin
 
 
 def _proxy_cache_of(repository: Repository | None, name: str) -> ProxyCacheConfig | None:
-    """The proxy-cache configuration of the repository's (or ``name``'s) organization."""
-    if repository is not None:
-        return ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace_id=repository.namespace_id).first()
-    if name:
-        namespace_name = split_repository_name(name)[0]
-        return ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace__name=namespace_name).first()
-    return None
+    """The proxy-cache configuration of the repository's (or ``name``'s) organization.
+
+    Every push request asks; the usual "not a proxy cache" answer comes from the cache
+    (``lookup_proxy``, forgotten whenever a configuration or namespace changes)."""
+    full_name = repository.full_name if repository is not None else name
+    if not full_name:
+        return None
+    return proxy_config_for_namespace_cached(namespace_name=split_repository_name(full_name)[0])
 
 
 def _proxy_cache_puller(principal: Principal, repository: Repository | None, name: str) -> bool:
@@ -177,26 +179,25 @@ def refusal_reason(action: Action, repository: Repository | None, principal: Pri
 
 
 def readable_repositories(principal: Principal) -> Q | None:
-    """A filter on Repository for what ``principal`` may read; None means everything."""
+    """A filter on Repository for what ``principal`` may read; None means everything.
+
+    Written as ``IN (subquery)`` terms rather than joins: PostgreSQL evaluates each subquery once
+    (a hashed SubPlan) and can walk the ``full_name`` index in order, stopping after a page, where
+    the joined form had to join, de-duplicate (DISTINCT) and sort every repository first (30 ms at
+    10k repositories). No row appears twice, so callers need no ``distinct()``."""
     if _registry()["open"] or principal.is_superuser or principal.is_readonly_superuser:
         return None
     public = Q(visibility=Repository.Visibility.PUBLIC)
     if principal.is_anonymous:
         return public if _registry()["anonymous_pull"] else Q(pk__in=[])
-    if principal.kind == "user":
-        return (
-            public
-            | Q(namespace_id=principal.namespace_id)
-            | Q(namespace__organization__teams__role=Team.TeamRole.ADMIN, namespace__organization__teams__members__user_id=principal.id)
-            | Q(permissions__user_id=principal.id)
-            | Q(permissions__team__members__user_id=principal.id)
-        )
-    return (
-        public
-        | Q(namespace__organization__teams__role=Team.TeamRole.ADMIN, namespace__organization__teams__members__robot_id=principal.id)
-        | Q(permissions__robot_id=principal.id)
-        | Q(permissions__team__members__robot_id=principal.id)
-    )
+    member = {"members__user_id": principal.id} if principal.kind == "user" else {"members__robot_id": principal.id}
+    direct = {"user_id": principal.id} if principal.kind == "user" else {"robot_id": principal.id}
+    admin_namespaces = Team.objects.filter(role=Team.TeamRole.ADMIN, **member).values("organization__namespace_id")
+    granted = RepositoryPermission.objects.filter(Q(**direct) | Q(team__in=Team.objects.filter(**member).values("pk"))).values("repository_id")
+    readable = public | Q(namespace_id__in=admin_namespaces) | Q(pk__in=granted)
+    if principal.kind == "user" and principal.namespace_id is not None:
+        readable |= Q(namespace_id=principal.namespace_id)
+    return readable
 
 
 def _canonical(name: str) -> str:

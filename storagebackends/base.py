@@ -20,6 +20,12 @@ class ObjectNotFound(StorageError):
     """The object does not exist."""
 
 
+class WriterFenced(Exception):
+    """Raised by the caller's chunks when its writer lost (or may have lost) its claim on the
+    upload mid-chunk: the backend stops and leaves the upload's bytes alone, since another writer
+    may own them now (no truncation on the way out)."""
+
+
 @dataclass(frozen=True)
 class ObjectStat:
     size: int

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -38,7 +40,7 @@ from repositories.lookup_invalidation import repository_lookups_invalidate
 from repositories.models import Blob, BlobPlacement, BlobUpload, Manifest, ManifestBlob, Repository, UploadedBlob
 from repositories.selectors import blob_find_in_repository
 from repositories.services.quotas import QuotaExceededError, quota_check_upload, quota_guard_chunks
-from storagebackends.base import ObjectNotFound, StorageError
+from storagebackends.base import ObjectNotFound, StorageError, WriterFenced
 from storagebackends.paths import blob_path, upload_path
 from storagebackends.registry import get_location, preferred_location
 
@@ -46,8 +48,9 @@ logger = logging.getLogger(__name__)
 
 
 def _writer_lease() -> timedelta:
-    """How long one request may hold an upload session while streaming a chunk (a request
-    killed mid-chunk keeps it that long; then the upload may be resumed)."""
+    """How long a writer's lease on an upload session lasts without renewal. A live writer renews
+    it while the chunk streams (``_Lease``); a request killed mid-chunk stops renewing, so its
+    lease lapses this long after its last renewal and the client may resume."""
     return timedelta(seconds=settings.MOORAGE_UPLOADS["writer_lease_s"])
 
 
@@ -93,6 +96,7 @@ def blob_upload_get(*, repository: Repository, upload_id: str) -> BlobUpload:
     upload = BlobUpload.objects.filter(id=upload_id, repository=repository).first() if _UPLOAD_ID_RE.match(upload_id) else None
     if upload is None:
         raise BlobUploadUnknownError(detail={"upload": upload_id[:64]})
+    upload.repository = repository  # the caller's instance: the quota checks need it, without a query
     return upload
 
 
@@ -102,6 +106,67 @@ class BodyStream:
 
     chunks: Iterable[bytes]
     declared_length: int | None
+
+
+class _Lease:
+    """A writer's claim on an upload session, renewed while its chunk streams (a context manager).
+
+    The lease is short (``uploads.writer_lease_s``) so that a writer killed mid-chunk blocks a
+    resume only briefly. While the request lives, a heartbeat thread renews it every third of
+    its length with one conditional UPDATE on the writer's own token, however long a body read
+    blocks (a slow or stalled client is failed by ``server.body_idle_timeout_s``, not by losing
+    the upload to another request mid-write). A chunk shorter than that never renews, so never
+    opens a connection in the thread. If a renewal finds the token gone (the lease lapsed
+    anyway: the process froze, or the database was unreachable for longer than the lease, and
+    another request claimed the upload), ``check`` stops this writer at its next body read.
+
+    Fencing by the writer's own clock as well: another request may claim the upload once the
+    lease expires, so this writer stops writing when its last successful renewal is older than
+    ``SAFE_FRACTION`` of the lease (the renewals failed, or the process was frozen), before the
+    database would let anyone else in. Both stops raise ``WriterFenced`` inside the backend's
+    write loop, which then leaves the upload's bytes alone.
+    """
+
+    SAFE_FRACTION = 0.75
+
+    def __init__(self, upload: BlobUpload, token: str) -> None:
+        self.upload_id = upload.id
+        self.token = token
+        self.lost = False
+        self._renewed_at = time.monotonic()
+        self._safe_for = settings.MOORAGE_UPLOADS["writer_lease_s"] * self.SAFE_FRACTION
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"upload-lease-{upload.id[:8]}", daemon=True)
+
+    def __enter__(self) -> "_Lease":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        period = settings.MOORAGE_UPLOADS["writer_lease_s"] / 4  # leaves half a lease of margin before SAFE_FRACTION
+        try:
+            while not self._stop.wait(period):
+                renewed = BlobUpload.objects.filter(id=self.upload_id, writer_token=self.token).update(
+                    writer_expires_at=timezone.now() + _writer_lease()
+                )
+                if not renewed:
+                    self.lost = True
+                    return
+                self._renewed_at = time.monotonic()
+        except Exception:  # noqa: BLE001 - the lease then lapses by itself; the final update tells the writer
+            logger.warning("could not renew the writer lease of upload %s", self.upload_id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connections, if a renewal opened one
+
+    def check(self) -> None:
+        if self.lost:
+            raise WriterFenced("upload was taken over by another request while this chunk streamed")
+        if time.monotonic() - self._renewed_at > self._safe_for:
+            raise WriterFenced("the writer lease could not be renewed in time")
 
 
 def _claim(upload: BlobUpload) -> str:
@@ -144,11 +209,16 @@ def _refuse_declared_oversize(*, already: int, declared: int | None) -> None:
         raise PayloadTooLargeError(f"blob exceeds the maximum size of {limit} bytes", detail={"max_bytes": limit})
 
 
-def _hashed(chunks: Iterable[bytes], hasher: ResumableHash, *, already: int, declared: int | None) -> Iterator[bytes]:
-    """Feed chunks through ``hasher`` while enforcing the declared length and the size limit."""
+def _hashed(
+    chunks: Iterable[bytes], hasher: ResumableHash, *, already: int, declared: int | None, lease: _Lease | None = None
+) -> Iterator[bytes]:
+    """Feed chunks through ``hasher`` while enforcing the declared length and the size limit
+    (and stopping once the writer's ``lease`` was lost)."""
     limit = _max_blob_bytes()
     received = 0
     for chunk in chunks:
+        if lease is not None:
+            lease.check()
         if not chunk:
             continue
         received += len(chunk)
@@ -185,15 +255,18 @@ def blob_upload_append(
         hasher = ResumableHash.restore(upload.hash_algorithm, bytes(upload.hash_state))
         backend = get_location(upload.location)
         try:
-            written, state = backend.upload_append(
-                upload_path(upload.id),
-                upload.storage_state,
-                upload.byte_count,
-                _hashed(
-                    quota_guard_chunks(repository=upload.repository, already=upload.byte_count, chunks=body.chunks),
-                    hasher, already=upload.byte_count, declared=body.declared_length,
-                ),
-            )
+            with _Lease(upload, token) as lease:
+                written, state = backend.upload_append(
+                    upload_path(upload.id),
+                    upload.storage_state,
+                    upload.byte_count,
+                    _hashed(
+                        quota_guard_chunks(repository=upload.repository, already=upload.byte_count, chunks=body.chunks),
+                        hasher, already=upload.byte_count, declared=body.declared_length, lease=lease,
+                    ),
+                )
+        except WriterFenced as exc:
+            raise BlobUploadInvalidError(f"{exc}; resume from the upload's current offset", detail={"upload": upload.id}) from exc
         except ObjectNotFound as exc:
             raise BlobUploadUnknownError("upload data is gone", detail={"upload": upload.id}) from exc
         except StorageError as exc:
@@ -204,18 +277,26 @@ def blob_upload_append(
     except BaseException:
         _release(upload, token)
         raise
-    updated = BlobUpload.objects.filter(id=upload.id, writer_token=token).update(
-        byte_count=F("byte_count") + written,
+    now = timezone.now()
+    hash_state = hasher.state()
+    # Conditional on the byte count we started from as well as the token: together they make
+    # the row's new byte count exactly ours, so it is set here without reading the row back.
+    updated = BlobUpload.objects.filter(id=upload.id, writer_token=token, byte_count=upload.byte_count).update(
+        byte_count=upload.byte_count + written,
         chunk_count=F("chunk_count") + 1,
-        hash_state=hasher.state(),
+        hash_state=hash_state,
         storage_state=state,
         writer_token="",
         writer_expires_at=None,
-        updated=timezone.now(),
+        updated=now,
     )
     if not updated:  # the lease expired and someone else took over: their view wins
         raise BlobUploadInvalidError("upload was taken over by another request", detail={"upload": upload.id})
-    upload.refresh_from_db()
+    upload.byte_count += written
+    upload.chunk_count += 1
+    upload.hash_state = hash_state
+    upload.storage_state = state
+    upload.writer_token, upload.writer_expires_at, upload.updated = "", None, now
     return upload
 
 

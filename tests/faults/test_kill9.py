@@ -4,8 +4,9 @@ A crash must never leave a partial or corrupt blob or manifest visible: a blob G
 404 or the exact bytes, a manifest is there with its tag or absent, and the registry comes back
 by itself (gunicorn's master replaces a killed worker; a killed server is simply started again
 on the same data). A chunked upload interrupted mid-chunk keeps the chunks it had acknowledged:
-its status reports them (``Range``), and once the dead request's writer lease has passed the
-client continues from there (``uploads.writer_lease_s``; 3 s here).
+its status reports them (``Range``), and once the dead request's writer lease has lapsed the
+client continues from there (``uploads.writer_lease_s``; 3 s here, 15 s by default: a live
+writer renews its lease while the chunk streams, so a slow one keeps it however long it takes).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def test_a_worker_killed_mid_chunk_leaves_no_blob_and_the_upload_resumes_from_it
     assert status.status_code == 204, status.text
     assert status.headers["Range"] == f"0-{MIB - 1}"
 
-    # The dead request still holds the upload until its lease ends; then the client resumes.
+    # The dead request still holds the upload until its lease lapses (it renewed it at most
+    # when it was killed); then the client resumes.
     time.sleep(max(0.0, killed_at + LEASE_S + 0.5 - time.monotonic()))
     resumed = http.patch(location, data=rest, headers={"Content-Range": f"{MIB}-{len(data) - 1}", "Content-Type": "application/octet-stream"})
     assert resumed.status_code == 202, resumed.text
@@ -105,6 +107,46 @@ def test_a_worker_killed_mid_chunk_leaves_no_blob_and_the_upload_resumes_from_it
     assert done.status_code == 201, done.text
     assert assert_blob_absent_or_whole(http, registry.url, name, digest, data)
     assert assert_no_corrupt_blob_file(registry.data_dir / "blobs") >= 1
+    assert_fsck_clean(registry)
+
+
+def test_a_slow_live_writer_keeps_the_upload_past_its_lease_and_a_second_writer_is_refused(registry):
+    """The counterpart: a chunk that streams for twice the lease length renews its lease, so a
+    competing PATCH at the same offset in the middle of it is refused with BLOB_UPLOAD_INVALID
+    instead of taking the upload over, and the slow chunk completes."""
+    registry.start(workers=1, threads=4)
+    name = "faults/slow-writer"
+    data = os.urandom(2 * MIB)
+    http = requests.Session()
+    location = urljoin(registry.url, http.post(f"{registry.url}/v2/{name}/blobs/uploads/").headers["Location"])
+    upload_id = location.split("?")[0].rstrip("/").rsplit("/", 1)[1]
+    upload_file = registry.data_dir / "blobs" / "uploads" / upload_id / "data"
+    parsed = urlparse(location)
+    pieces = 16
+    with socket.create_connection(("127.0.0.1", registry.port)) as sock:
+        sock.sendall(
+            f"PATCH {parsed.path}{'?' + parsed.query if parsed.query else ''} HTTP/1.1\r\nHost: {registry.host}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\nContent-Range: 0-{len(data) - 1}\r\n\r\n".encode()
+        )
+        step = len(data) // pieces
+        competitor = None
+        for index in range(pieces):
+            sock.sendall(data[index * step:(index + 1) * step])
+            time.sleep(LEASE_S * 2 / pieces)
+            if index == pieces * 3 // 4:  # 1.5 lease lengths after the claim
+                competitor = http.patch(location, data=b"intruder", headers={"Content-Range": "0-7", "Content-Type": "application/octet-stream"})
+        sock.settimeout(30)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 202"), answer[:300]
+    assert f"Range: 0-{len(data) - 1}".encode() in answer
+    assert competitor is not None and competitor.status_code == 400, competitor.text
+    assert competitor.json()["errors"][0]["code"] == "BLOB_UPLOAD_INVALID"
+    assert upload_file.stat().st_size == len(data)
+    done = http.put(location, params={"digest": digest_of(data)})
+    assert done.status_code == 201, done.text
+    assert assert_blob_absent_or_whole(http, registry.url, name, digest_of(data), data)
     assert_fsck_clean(registry)
 
 
