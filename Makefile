@@ -15,13 +15,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	@exec $(PY) manage.py run_registry
 
-## Set up and run the whole test suite (SQLite unless MOORAGE_DATABASE_URL says otherwise).
+## Set up and run the whole test suite (SQLite unless MOORAGE_DATABASE_URL says otherwise), in
+## parallel processes (pytest-xdist: one per core, at most 4; a file's tests stay in one process,
+## which its module fixtures need). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 ## Only the fast, in-process tests.
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not e2e and not live" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile -m "not e2e and not live" $(PYTEST_ARGS)
 
 ## Soak: concurrent pushes, pulls, tag moves, deletes and referrers while GC runs every second
 ## (make soak DURATION=600 WORKERS=4; prints figures, fails on any lost or failed operation).

@@ -112,6 +112,13 @@ class InvalidRequestError(RegistryError):
     code, http_status, default_message = "INVALID_REQUEST", 400, "invalid request"
 
 
+class RequestBodyTimeoutError(RegistryError):
+    """The client stopped sending its request body (``server.body_idle_timeout_s``) or closed the
+    connection before its end (408, RFC 9110 §15.5.9); nothing of the body was kept."""
+
+    code, http_status, default_message = "BLOB_UPLOAD_INVALID", 408, "request body not received in time"
+
+
 class PayloadTooLargeError(RegistryError):
     code, http_status, default_message = "SIZE_INVALID", 413, "payload too large"
 

@@ -18,6 +18,7 @@ from accounts.principals import ANONYMOUS, Principal
 from accounts.registry_tokens import InvalidTokenError, token_verify
 from accounts.services import credentials_verify
 from accounts.throttle import login_failed, login_retry_after, login_succeeded
+from common.cache_outage import CACHE_UNAVAILABLE, cache_unavailable
 from common.errors import RegistryError, TooManyRequestsError, UnauthorizedError
 from common.grammar import split_repository_name
 from repositories.services.audit import RequestInfo, audit_log
@@ -115,21 +116,28 @@ def principal_from_request(request: HttpRequest) -> Principal:
         return principal_from_claims(claims)
     if scheme == "basic":
         key = _basic_cache_key(header)
-        cached = cache.get(key)
-        if cached is not None:
-            epoch = cached.pop("epoch", None)
-            if epoch == credentials_epoch(cached["kind"], cached["id"]):
-                return Principal(**cached)
+        try:
+            cached = cache.get(key)
+            if cached is not None:
+                epoch = cached.pop("epoch", None)
+                if epoch == credentials_epoch(cached["kind"], cached["id"]):
+                    return Principal(**cached)
+        except CACHE_UNAVAILABLE as exc:  # verify against the database, cache nothing
+            cache_unavailable("Basic credentials cache", exc)
+            key = None
         credentials = parse_basic(header)
         if credentials is None:
             raise UnauthorizedError("malformed Basic credentials", headers=bearer_challenge(request))
         principal = verify_credentials(request, *credentials)
         ttl = settings.MOORAGE_AUTH["basic_auth_cache_s"]
-        if ttl:
+        if ttl and key is not None:
             # Who the credentials belong to is known only after verifying, so a change that lands
             # during this very verification can slip through (for at most the cache lifetime).
             entry = {k: getattr(principal, k) for k in ("kind", "id", "name", "is_superuser", "is_readonly_superuser", "via", "namespace_id")}
-            entry["epoch"] = credentials_epoch(principal.kind, principal.id)
-            cache.set(key, entry, ttl)
+            try:
+                entry["epoch"] = credentials_epoch(principal.kind, principal.id)
+                cache.set(key, entry, ttl)
+            except CACHE_UNAVAILABLE as exc:
+                cache_unavailable("Basic credentials cache", exc)
         return principal
     raise UnauthorizedError("unsupported authorization scheme", headers=bearer_challenge(request))

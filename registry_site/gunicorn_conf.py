@@ -10,6 +10,7 @@ import threading
 import time
 
 from gunicorn.http.body import LengthReader
+from gunicorn.http.errors import NoMoreData
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -37,6 +38,9 @@ class RegistryThreadWorker(ThreadWorker):
     def load_wsgi(self):
         super().load_wsgi()
         self.wsgi = _close_after_unread_body(self.wsgi)
+        from django.conf import settings  # loaded by the WSGI application above
+
+        self.body_idle_timeout = settings.MOORAGE["server"]["body_idle_timeout_s"]
 
     def handle_request(self, req, conn):
         _current.request = req
@@ -44,14 +48,18 @@ class RegistryThreadWorker(ThreadWorker):
             keepalive = super().handle_request(req, conn)
         finally:
             _current.request = None
-        if getattr(req, "moorage_unread_body", False):
+        if getattr(req, "moorage_unread_body", False) and not getattr(req, "moorage_stalled", False):
             _linger(conn.sock)
         return keepalive
 
     def handle(self, conn):
         unreader = getattr(conn.parser, "unreader", None)
-        if isinstance(unreader, SocketUnreader) and unreader.mxchunk < SOCKET_READ_BYTES:
-            unreader.mxchunk = SOCKET_READ_BYTES  # see _DirectLengthInput
+        if isinstance(unreader, SocketUnreader):
+            if unreader.mxchunk < SOCKET_READ_BYTES:
+                unreader.mxchunk = SOCKET_READ_BYTES  # see _DirectLengthInput
+            if not getattr(unreader, "moorage_idle_limited", False):
+                unreader.chunk = _stall_aware(unreader.chunk)
+                unreader.moorage_idle_limited = True
         if not self.cfg.is_ssl and not getattr(conn, "tls_checked", False):
             conn.tls_checked = True
             try:
@@ -61,6 +69,10 @@ class RegistryThreadWorker(ThreadWorker):
             if first == TLS_HANDSHAKE_RECORD:
                 _refuse_tls(conn.sock)
                 return (False, conn)
+        # gunicorn reads a request with a blocking socket and no timeout: a client that sends its
+        # headers and part of a body, then nothing, held a thread for good (all of them, with a
+        # few such clients). Every recv of this request now waits at most body_idle_timeout_s.
+        conn.sock.settimeout(getattr(self, "body_idle_timeout", None))
         return super().handle(conn)
 
 
@@ -84,6 +96,37 @@ def _body_unread(body) -> bool:
     return False  # no body, or read until EOF (the connection closes anyway)
 
 
+class ClientStalled(NoMoreData):
+    """The client sent nothing for ``server.body_idle_timeout_s``. Before the body, gunicorn
+    treats it as a client that went away (the connection is closed, logged at debug level)."""
+
+
+def _stall_aware(chunk):
+    def read():
+        try:
+            return chunk()
+        except TimeoutError as exc:  # socket.timeout
+            raise ClientStalled(b"") from exc
+
+    return read
+
+
+def _unreadable(error: NoMoreData):
+    """The request's body stopped arriving (the client stalled or closed the connection): close
+    the connection after the answer (no lingering read for a silent client) and let the
+    application fail the request as an unreadable body (Django's ``UnreadablePostError``: the
+    /v2 views answer 408 and keep nothing of the body)."""
+    from django.http import UnreadablePostError
+
+    request = getattr(_current, "request", None)
+    if request is not None:
+        request.must_close = True
+        request.moorage_stalled = isinstance(error, ClientStalled)
+    if isinstance(error, ClientStalled):
+        return UnreadablePostError("the client sent nothing of the request body for too long")
+    return UnreadablePostError("the client closed the connection before the end of the request body")
+
+
 class _DirectLengthInput:
     """``wsgi.input`` of a Content-Length body, read straight through gunicorn's LengthReader.
 
@@ -91,7 +134,9 @@ class _DirectLengthInput:
     and pushes back the rest of the 8 KiB socket read: a blob push spent over half its time
     there (bench/README.md). Reading through the LengthReader takes the same bytes in one pass,
     with 64 KiB socket reads (``SOCKET_READ_BYTES``) instead of 8 KiB.
-    Anything else (a line-wise read, a body with bytes already in Body's buffer) goes to Body.
+    Anything else (a line-wise read, a body with bytes already in Body's buffer, a chunked body)
+    goes to Body. Every body is wrapped, so that a stalled client (``ClientStalled``) reaches the
+    application as an unreadable body on every path.
     """
 
     def __init__(self, body):
@@ -102,27 +147,37 @@ class _DirectLengthInput:
         return self._body.reader
 
     def read(self, size=None):
-        reader = self._body.reader
-        if self._body.buf.tell() or not isinstance(reader, LengthReader):
-            return self._body.read(size)
-        if size is None or size < 0 or size > reader.length:
-            size = reader.length
-        return reader.read(size) if size else b""
+        try:
+            reader = self._body.reader
+            if self._body.buf.tell() or not isinstance(reader, LengthReader):
+                return self._body.read(size)
+            if size is None or size < 0 or size > reader.length:
+                size = reader.length
+            return reader.read(size) if size else b""
+        except NoMoreData as exc:
+            raise _unreadable(exc) from exc
 
     def readline(self, size=None):
-        return self._body.readline(size)
+        try:
+            return self._body.readline(size)
+        except NoMoreData as exc:
+            raise _unreadable(exc) from exc
 
     def readlines(self, size=None):
-        return self._body.readlines(size)
+        try:
+            return self._body.readlines(size)
+        except NoMoreData as exc:
+            raise _unreadable(exc) from exc
 
     def __iter__(self):
-        return iter(self._body)
+        while line := self.readline():
+            yield line
 
 
 def _close_after_unread_body(app):
     def wrapped(environ, start_response):
         body = environ.get("wsgi.input")
-        if isinstance(getattr(body, "reader", None), LengthReader):
+        if hasattr(body, "reader"):  # a gunicorn Body (Content-Length, chunked or until EOF)
             environ["wsgi.input"] = _DirectLengthInput(body)
 
         def start(status, headers, exc_info=None):

@@ -8,7 +8,7 @@ from typing import Callable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -48,6 +48,11 @@ class BackendUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, UnreadablePostError):
+            # The client stalled (server.body_idle_timeout_s) or left mid-body; gunicorn closes
+            # the connection after this answer. Not a server error.
+            logger.info("request body not received on %s %s: %s", request.method, request.path, exception)
+            return HttpResponse(f"{exception}\n", status=408, content_type="text/plain")
         if not _is_backend_outage(exception):
             return None
         logger.warning("backend unavailable on %s %s: %s", request.method, request.path, exception)

@@ -142,7 +142,10 @@ AUTH_PASSWORD_VALIDATORS = [
 REDIS_URL = MOORAGE["redis"]["url"]
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": MOORAGE["redis"]["key_prefix"]}
+        # Django's backend with one client per pool (registry_site/redis_cache.py: a hot-path cost).
+        "default": {"BACKEND": "registry_site.redis_cache.ReusingRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": MOORAGE["redis"]["key_prefix"],
+                    # A Redis that accepts but never answers must fail fast (a miss, or 503), not hang a thread.
+                    "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5}}
     }
 else:
     # Shared by every process of this host (gunicorn workers, Celery), unlike a per-process cache:
@@ -194,7 +197,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # The queues live under the same prefix as the cache keys: separate registries sharing one
     # Redis (and the test servers) never consume each other's work.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{MOORAGE['redis']['key_prefix']}:"}
+    # Socket timeouts: a broker that accepts but never answers fails an enqueue (logged) instead of
+    # holding the request that committed.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "global_keyprefix": f"{MOORAGE['redis']['key_prefix']}:", "socket_connect_timeout": 2, "socket_timeout": 5,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -225,7 +232,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "common.api.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser"],
+    # JSON only, like Quay's API: form data has no types (an empty field would be read as "not
+    # given"), so it could only coerce; the browsable API posts JSON through its raw data form.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": "600/minute", "user": "6000/minute"},
 }

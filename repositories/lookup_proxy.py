@@ -17,24 +17,38 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import Namespace
+from common.cache_outage import CACHE_UNAVAILABLE, cache_unavailable
 from repositories.lookup_invalidation import PREFIX
 from repositories.models.proxy import ProxyCacheConfig
 
 TTL_S = 300
-_NOT_A_PROXY = "none"
+NOT_A_PROXY = "none"
+_NOT_A_PROXY = NOT_A_PROXY
 
 
-def _key(namespace_name: str) -> str:
+def proxy_key(namespace_name: str) -> str:
+    """The cache key of the namespace's "not a proxy cache" answer (``NOT_A_PROXY`` when cached);
+    ``lookup_cache.manifest_lookup_cached`` reads it in the same round trip as the manifest."""
     return f"{PREFIX}proxy:{namespace_name}"
+
+
+_key = proxy_key
 
 
 def proxy_config_for_namespace_cached(*, namespace_name: str) -> ProxyCacheConfig | None:
     """The namespace's proxy-cache configuration, None when it is not one (no query when cached)."""
-    if cache.get(_key(namespace_name)) == _NOT_A_PROXY:
-        return None
+    try:
+        if cache.get(_key(namespace_name)) == _NOT_A_PROXY:
+            return None
+    except CACHE_UNAVAILABLE as exc:  # a miss: ask the database, store nothing
+        cache_unavailable("proxy-cache lookup", exc)
+        return ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace__name=namespace_name).first()
     config = ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace__name=namespace_name).first()
     if config is None:
-        cache.set(_key(namespace_name), _NOT_A_PROXY, TTL_S)
+        try:
+            cache.set(_key(namespace_name), _NOT_A_PROXY, TTL_S)
+        except CACHE_UNAVAILABLE as exc:
+            cache_unavailable("proxy-cache lookup", exc)
     return config
 
 

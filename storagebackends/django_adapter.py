@@ -19,9 +19,10 @@ from datetime import datetime, timezone
 from typing import BinaryIO, Collection, Iterable, Iterator
 
 from django.core.files.storage import FileSystemStorage, Storage
+from django.http import UnreadablePostError
 from storages.backends.s3 import S3Storage
 
-from storagebackends.base import ObjectNotFound, ObjectStat, StorageError
+from storagebackends.base import ObjectNotFound, ObjectStat, StorageError, WriterFenced
 from storagebackends.orphans import stale_uploads
 from storagebackends.paths import UPLOADS_PREFIX
 from storagebackends.s3 import S3Objects
@@ -173,11 +174,15 @@ class DjangoStorageBackend:
                     for chunk in chunks:
                         handle.write(chunk)
                         written += len(chunk)
+                except WriterFenced:
+                    raise  # another writer may be appending at ``offset`` now: truncating would cut its bytes
                 except BaseException:
                     handle.truncate(offset)
                     raise
         except FileNotFoundError as exc:
             raise ObjectNotFound(upload_path) from exc
+        except UnreadablePostError:
+            raise  # the client's body failed (stalled or cut off), not the storage
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise StorageError("no space left on the storage device") from exc

@@ -9,7 +9,8 @@ a process of our own on a free loopback port, in a temporary folder removed by `
 - ``MotoServer``: moto's S3 server, restartable on the same port (its buckets live in memory, so
   a restart loses them: ``stop``/``start`` only models an outage, ``pause``/``resume`` keeps data);
 - ``Tmpfs``: a small tmpfs mount (root only) for the disk-full case;
-- ``TcpProxy``: a forwarder that can be cut, for an object store that becomes unreachable.
+- ``TcpProxy``: a forwarder that can be cut (connections refused) or hung (connections accepted,
+  nothing ever answered), for an object store or a Redis that becomes unreachable.
 """
 
 from __future__ import annotations
@@ -229,13 +230,19 @@ class TcpProxy:
     """A loopback TCP forwarder to ``target_port`` that can be cut: ``cut`` closes the listening
     socket and every open connection (new connections are refused), ``restore`` listens again
     on the same port. Models a network outage of the service behind it without losing its state
-    (moto keeps its objects in memory)."""
+    (moto keeps its objects in memory).
+
+    ``hang`` models a black hole instead: connections are still accepted but nothing is
+    forwarded any more, either way (what clients send is read and dropped), so clients wait for
+    answers that never come. ``unhang`` closes every connection opened or used meanwhile (their
+    requests are lost) and forwards new ones again."""
 
     target_port: int
     port: int = field(default_factory=free_port)
     _listener: socket.socket | None = None
     _connections: list[socket.socket] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _hung: threading.Event = field(default_factory=threading.Event)
 
     def restore(self) -> "TcpProxy":
         listener = socket.socket()
@@ -252,6 +259,14 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # cut
+            if listener is not self._listener:  # cut while accept() was waiting
+                client.close()
+                return
+            if self._hung.is_set():
+                with self._lock:
+                    self._connections.append(client)
+                threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -263,10 +278,18 @@ class TcpProxy:
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
     @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _swallow(client: socket.socket) -> None:
+        try:
+            while client.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self._hung.is_set():
+                    sink.sendall(data)
         except OSError:
             pass
         finally:
@@ -276,10 +299,26 @@ class TcpProxy:
                 except OSError:
                     pass
 
+    def hang(self) -> None:
+        self._hung.set()
+
+    def unhang(self) -> None:
+        self._hung.clear()
+        self._close_connections()
+
     def cut(self) -> None:
         if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+            listener, self._listener = self._listener, None
+            try:
+                # close() alone leaves a pending accept() in the other thread listening: one more
+                # connection would still be accepted and forwarded. shutdown() wakes it up.
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
+        self._close_connections()
+
+    def _close_connections(self) -> None:
         with self._lock:
             connections, self._connections = self._connections, []
         for connection in connections:

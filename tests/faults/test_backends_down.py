@@ -1,5 +1,5 @@
-"""Redis stopped, the object store unavailable, the disk full: clean errors, nothing half
-stored, recovery by itself.
+"""Redis stopped or unreachable, the object store unreachable or hung, the disk full: clean
+errors, nothing half stored, reads served where they can be, recovery by itself.
 
 One server (one migrated database) for the module, restarted with each case's configuration:
 Redis is the cache and the Celery broker, storage is an S3 bucket (moto on loopback) or a small
@@ -24,6 +24,10 @@ from tests.oci.helpers import OCI_MANIFEST, digest_of, image_manifest, to_bytes
 pytestmark = pytest.mark.live
 
 MIB = 1024 * 1024
+#: A generous bound for an answer while the object store hangs: the test configures
+#: 2 attempts × (2 s connect + 2 s read) per storage call; botocore's defaults (60 s read, more
+#: attempts) would hold the request for minutes.
+HUNG_STORE_ANSWER_S = 45
 
 
 @pytest.fixture(scope="module")
@@ -55,20 +59,45 @@ def registry(redis_server):
     registry.destroy()
 
 
-def _with_storage(registry: LiveRegistry, locations: dict) -> LiveRegistry:
+def _with_storage(registry: LiveRegistry, locations: dict, workers: int = 2) -> LiveRegistry:
     registry.stop()
     registry.env["MOORAGE_STORAGE_LOCATIONS"] = json.dumps(locations)
-    return registry.start(workers=2, threads=8)
+    return registry.start(workers=workers, threads=8)
+
+
+def _push_image(http: requests.Session, base: str, name: str, tag: str, note: str) -> tuple[bytes, bytes, bytes]:
+    """Push a small image under ``tag``; returns (manifest, config, layer)."""
+    config, layer = json.dumps({"architecture": "amd64", "os": "linux", "note": note}).encode(), os.urandom(64 * 1024)
+    for blob in (config, layer):
+        response = http.post(f"{base}/v2/{name}/blobs/uploads/", params={"digest": digest_of(blob)}, data=blob, timeout=60)
+        assert response.status_code == 201, response.text
+    raw = to_bytes(image_manifest(config, [layer]))
+    response = http.put(f"{base}/v2/{name}/manifests/{tag}", data=raw, headers={"Content-Type": OCI_MANIFEST}, timeout=60)
+    assert response.status_code == 201, response.text
+    return raw, config, layer
 
 
 def test_with_redis_stopped_pushes_and_pulls_succeed_or_get_a_clean_503_and_recover_when_it_returns(registry, redis_server, tmp_path):
     _with_storage(registry, {"default": {"driver": "filesystem", "options": {"location": str(tmp_path / "blobs")}}})
     load = Load(registry.url, "faults/redis-down").start()
+    http = requests.Session()
     try:
         load.wait_for(lambda: len(load.pushed) >= 3, "pushes with Redis up")
         redis_server.stop()
         down = time.monotonic()
         load.wait_for(lambda: load.count(since=down) >= 30, "requests with Redis down", timeout=120)
+        # Reads do without the cache: every manifest and blob acknowledged so far pulls whole.
+        with load._lock:
+            pushed, blobs = dict(load.pushed), dict(load.blobs)
+        for tag, raw in list(pushed.items())[:5]:
+            response = http.get(f"{registry.url}/v2/faults/redis-down/manifests/{tag}", headers={"Accept": OCI_MANIFEST}, timeout=60)
+            assert response.status_code == 200 and response.content == raw, f"{tag} with Redis down: {response.status_code} {response.text[:200]}"
+        for digest, data in list(blobs.items())[:5]:
+            response = http.get(f"{registry.url}/v2/faults/redis-down/blobs/{digest}", timeout=60)
+            assert response.status_code == 200 and response.content == data, f"{digest} with Redis down: {response.status_code}"
+        with load._lock:
+            down_pulls = [a for a in load.answers if a.at >= down and a.kind == "manifest-pull"]
+        assert down_pulls and all(a.status == 200 for a in down_pulls), [(a.status, a.body[:100]) for a in down_pulls if a.status != 200][:5]
         redis_server.start()
         up = time.monotonic()
         load.wait_for(lambda: load.successes_since(up) >= 20, "requests after Redis is back", timeout=120)
@@ -116,6 +145,77 @@ def test_with_the_object_store_unreachable_writes_get_503_with_retry_after_and_n
     again = http.post(f"{registry.url}/v2/{name}/blobs/uploads/", params={"digest": digest_of(lost)}, data=lost)
     assert again.status_code == 201, again.text
     assert http.get(f"{registry.url}/v2/{name}/manifests/v1", headers={"Accept": OCI_MANIFEST}).content == raw
+    assert_fsck_clean(registry, name)
+
+
+def test_a_tag_moved_while_redis_was_unreachable_is_served_right_as_soon_as_redis_answers_again(registry, redis_server, tmp_path):
+    """Redis behind a forwarder that is cut keeps its data, as after a network partition: the
+    cached answer for the tag (the old manifest) is still in Redis when it comes back. The
+    generation bump that failed during the outage is applied before the cache is read again."""
+    link = TcpProxy(redis_server.port).restore()
+    original = registry.env["MOORAGE_REDIS_URL"]
+    registry.env["MOORAGE_REDIS_URL"] = f"redis://127.0.0.1:{link.port}/0"
+    try:
+        # One worker: the process that missed the invalidation is the one that answers next.
+        _with_storage(registry, {"default": {"driver": "filesystem", "options": {"location": str(tmp_path / "blobs")}}}, workers=1)
+        name, url = "faults/redis-partition", registry.url
+        http = requests.Session()
+        old, _config, old_layer = _push_image(http, url, name, "v1", "old")
+        for _ in range(2):  # the second answer comes from the cache
+            assert http.get(f"{url}/v2/{name}/manifests/v1", headers={"Accept": OCI_MANIFEST}).content == old
+        assert http.get(f"{url}/v2/{name}/blobs/{digest_of(old_layer)}").content == old_layer
+
+        link.cut()
+        try:
+            new, _config, new_layer = _push_image(http, url, name, "v1", "new")  # the tag moves
+            moved = http.get(f"{url}/v2/{name}/manifests/v1", headers={"Accept": OCI_MANIFEST}, timeout=60)
+            assert moved.status_code == 200 and moved.content == new, moved.text[:300]
+            assert http.get(f"{url}/v2/{name}/blobs/{digest_of(new_layer)}", timeout=60).content == new_layer
+        finally:
+            link.restore()
+        after = http.get(f"{url}/v2/{name}/manifests/v1", headers={"Accept": OCI_MANIFEST}, timeout=60)
+        assert after.status_code == 200 and after.content == new, "the tag's answer cached before the outage was served"
+        assert http.get(f"{url}/v2/{name}/manifests/{digest_of(old)}", headers={"Accept": OCI_MANIFEST}).content == old
+        assert http.get(f"{url}/v2/{name}/blobs/{digest_of(old_layer)}").content == old_layer
+        assert_fsck_clean(registry, name)
+    finally:
+        registry.stop()
+        registry.env["MOORAGE_REDIS_URL"] = original
+        link.cut()
+
+
+def test_with_the_object_store_hung_requests_get_503_with_retry_after_instead_of_hanging_and_recover(registry, moto, s3_link):
+    options = {
+        **moto.options(location="faults-hung"), "endpoint_url": f"http://127.0.0.1:{s3_link.port}",
+        "connect_timeout": 2, "read_timeout": 2, "max_attempts": 2,
+    }  # fmt: skip
+    _with_storage(registry, {"bucket": {"driver": "s3", "options": options}})
+    name, url = "faults/s3-hung", registry.url
+    http = requests.Session()
+    raw, _config, layer = _push_image(http, url, name, "v1", "before")
+    before = moto.keys()
+
+    s3_link.hang()  # connections are accepted, nothing is ever answered
+    try:
+        lost = os.urandom(256 * 1024)
+        stored = http.post(f"{url}/v2/{name}/blobs/uploads/", params={"digest": digest_of(lost)}, data=lost, timeout=HUNG_STORE_ANSWER_S)
+        started = http.post(f"{url}/v2/{name}/blobs/uploads/", timeout=HUNG_STORE_ANSWER_S)
+        pulled = http.get(f"{url}/v2/{name}/blobs/{digest_of(layer)}", timeout=HUNG_STORE_ANSWER_S)
+        manifest = http.get(f"{url}/v2/{name}/manifests/v1", headers={"Accept": OCI_MANIFEST}, timeout=HUNG_STORE_ANSWER_S)
+    finally:
+        s3_link.unhang()
+    for response in (stored, started, pulled):
+        assert response.status_code == 503, f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:300]}"
+        assert response.headers["Retry-After"]
+        assert response.json()["errors"][0]["code"] == "UNAVAILABLE"
+    assert manifest.status_code == 200 and manifest.content == raw  # manifests live in the database
+
+    assert not assert_blob_absent_or_whole(http, url, name, digest_of(lost), lost)
+    assert moto.keys() == before
+    again = http.post(f"{url}/v2/{name}/blobs/uploads/", params={"digest": digest_of(lost)}, data=lost, timeout=60)
+    assert again.status_code == 201, again.text
+    assert assert_blob_absent_or_whole(http, url, name, digest_of(layer), layer)
+    _push_image(http, url, name, "v2", "after")
     assert_fsck_clean(registry, name)
 
 

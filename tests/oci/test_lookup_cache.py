@@ -35,7 +35,7 @@ class Registry:
     def __init__(self, client: Client, name: str) -> None:
         self.client = client
         self.name = name
-        basic = "Basic " + base64.b64encode(f"cacher:{PASSWORD}".encode()).decode()
+        self.auth_basic = basic = "Basic " + base64.b64encode(f"cacher:{PASSWORD}".encode()).decode()
         response = client.get("/v2/auth", {"service": "testserver", "scope": f"repository:{name}:pull,push,delete"}, HTTP_AUTHORIZATION=basic)
         assert response.status_code == 200, response.content
         self.auth = {"HTTP_AUTHORIZATION": f"Bearer {response.json()['token']}"}
@@ -202,3 +202,130 @@ def test_an_organization_made_a_proxy_cache_is_seen_at_once(django_assert_num_qu
     config = ProxyCacheConfig.objects.create(organization=org, upstream_registry="registry.example.com")  # no upstream check wanted here
     found = proxy_config_for_namespace(namespace_name=org.namespace.name)
     assert found is not None and found.pk == config.pk
+
+
+# -- cache round trips of a warm request (issue 11) ----------------------------------------------
+class CacheCalls:
+    """Counts the calls made on the cache backend (one Redis round trip each; ``get_many`` is one
+    MGET), not the calls a backend makes on itself (the file cache's ``get_many`` calls ``get``)."""
+
+    METHODS = ("get", "get_many", "set", "set_many", "add", "delete", "delete_many", "incr", "decr", "touch", "has_key")
+
+    def __init__(self, monkeypatch) -> None:
+        from django.core.cache import caches
+
+        self.calls: list[str] = []
+        self._depth = 0
+        backend = caches["default"]
+        for method in self.METHODS:
+            monkeypatch.setattr(backend, method, self._counted(method, getattr(backend, method)))
+
+    def _counted(self, method, original):
+        def counted(*args, **kwargs):
+            if self._depth == 0:
+                self.calls.append(method)
+            self._depth += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._depth -= 1
+
+        return counted
+
+    def during(self, request):
+        self.calls.clear()
+        response = request()
+        return response, list(self.calls)
+
+
+def test_a_warm_manifest_head_and_get_make_one_cache_round_trip(registry, monkeypatch):
+    digest = registry.push_image("v1")
+    registry.head("v1"), registry.head(digest)  # warm
+    calls = CacheCalls(monkeypatch)
+    for reference in ("v1", digest):
+        for request in (registry.head, registry.get):
+            response, made = calls.during(lambda: request(reference))
+            assert response.status_code == 200 and response["Docker-Content-Digest"] == digest
+            assert made == ["get_many"], (request.__name__, reference, made)
+
+
+def test_a_warm_blob_head_makes_one_cache_round_trip(registry, monkeypatch):
+    registry.push_image("v1")
+    layer = json.loads(registry.get("v1").content)["layers"][0]["digest"]
+    path = f"/v2/{registry.name}/blobs/{layer}"
+    assert registry.client.head(path, **registry.auth).status_code == 200  # warms the lookup and holds the blob
+    response, made = CacheCalls(monkeypatch).during(lambda: registry.client.head(path, **registry.auth))
+    assert response.status_code == 200 and response["Docker-Content-Digest"] == layer
+    assert made == ["get_many"]
+
+
+def test_a_repository_recreated_under_the_same_name_is_served_despite_this_process_id_hint(registry):
+    from repositories import lookup_cache
+
+    old = registry.push_image("v1")
+    old_id = repository_find_cached(name=registry.name).pk
+    assert registry.served_digest("v1") == old
+    assert lookup_cache._id_hints[registry.name] == old_id
+    repository_delete(repository=repository_find_cached(name=registry.name), actor=ANONYMOUS)
+    assert registry.get("v1").status_code == 404
+    new = registry.push_image("v1")
+    assert new != old
+    assert registry.served_digest("v1") == new
+    assert lookup_cache._id_hints[registry.name] != old_id
+
+
+def test_a_wrong_id_hint_never_serves_another_repository(registry):
+    """The hint only names keys: a hint pointing at another repository's id costs a round trip."""
+    from repositories import lookup_cache
+
+    digest = registry.push_image("v1")
+    other = Registry(registry.client, f"cacher/other-{uuid.uuid4().hex[:8]}")
+    other_digest = other.push_image("v1")
+    assert registry.served_digest("v1") == digest and other.served_digest("v1") == other_digest
+    lookup_cache._id_hints[registry.name] = repository_find_cached(name=other.name).pk
+    lookup = lookup_cache.manifest_lookup_cached(name=registry.name, reference="v1")
+    assert lookup.repository.full_name == registry.name and lookup.manifest.digest == digest
+    assert registry.served_digest("v1") == digest
+
+
+def test_a_tag_moved_is_served_at_once_through_the_one_round_trip_lookup(registry, monkeypatch):
+    first = registry.push_image("latest")
+    assert registry.served_digest("latest") == first
+    calls = CacheCalls(monkeypatch)
+    second = registry.push_image("latest")
+    response, made = calls.during(lambda: registry.head("latest"))
+    assert response["Docker-Content-Digest"] == second
+    assert made[0] == "get_many" and len(made) > 1  # the cached answer was refused, then read again
+    assert registry.served_digest("latest") == second
+
+
+def test_the_proxy_answer_in_the_one_round_trip_lookup_follows_its_invalidation():
+    from organizations.services import organization_create
+    from repositories.lookup_cache import manifest_lookup_cached
+    from repositories.models.proxy import ProxyCacheConfig
+    from repositories.services.proxy import proxy_config_for_namespace
+
+    org = organization_create(name=f"org{uuid.uuid4().hex[:8]}", creator=user_create(username="proxyowner", password=PASSWORD))
+    name = f"{org.namespace.name}/app"
+    assert manifest_lookup_cached(name=name, reference="v1").not_a_proxy is False  # not known yet
+    assert proxy_config_for_namespace(namespace_name=org.namespace.name) is None
+    assert manifest_lookup_cached(name=name, reference="v1").not_a_proxy is True
+    ProxyCacheConfig.objects.create(organization=org, upstream_registry="registry.example.com")
+    assert manifest_lookup_cached(name=name, reference="v1").not_a_proxy is False
+
+
+def test_the_one_round_trip_lookups_fall_back_to_the_database_when_redis_does_not_answer(registry, settings):
+    from django.test import override_settings
+
+    from repositories.lookup_cache import BlobLookup, ManifestLookup, blob_lookup_cached, manifest_lookup_cached
+
+    digest = registry.push_image("v1")
+    layer = json.loads(registry.get("v1").content)["layers"][0]["digest"]
+    path = f"/v2/{registry.name}/blobs/{layer}"
+    assert registry.client.head(path, **registry.auth).status_code == 200
+    unreachable = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    with override_settings(CACHES=unreachable):
+        assert manifest_lookup_cached(name=registry.name, reference="v1") == ManifestLookup()
+        assert blob_lookup_cached(name=registry.name, digest=layer) == BlobLookup()
+        assert registry.head("v1")["Docker-Content-Digest"] == digest
+        assert registry.client.head(path, **registry.auth).status_code == 200
