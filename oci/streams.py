@@ -51,6 +51,24 @@ def request_body(request: HttpRequest) -> BodyStream:
 
         return BodyStream(chunked(), None)
 
+    readinto = getattr(request.META.get("wsgi.input"), "readinto", None)  # gunicorn_conf._DirectLengthInput
+    if readinto is not None and length:
+
+        def direct() -> Iterator[memoryview]:
+            # One buffer for the whole body, refilled in place: each chunk is a view of it, valid
+            # until the next one is asked for. The consumers (hash, file write, the object stores'
+            # part buffers) are done with a chunk or have copied it by then; read_limited copies.
+            buffer = memoryview(bytearray(min(size, length)))
+            remaining = length
+            while remaining > 0:
+                count = readinto(buffer[: min(size, remaining)])
+                if not count:
+                    return  # client went away; the length check reports it
+                remaining -= count
+                yield buffer[:count]
+
+        return BodyStream(direct(), length)
+
     def limited() -> Iterator[bytes]:
         remaining = length or 0
         while remaining > 0:
@@ -75,5 +93,5 @@ def read_limited(request: HttpRequest, limit: int) -> bytes | None:
         total += len(chunk)
         if total > limit:
             return None
-        parts.append(chunk)
+        parts.append(bytes(chunk))  # the chunk may be a view of a buffer that the next read refills
     return b"".join(parts)

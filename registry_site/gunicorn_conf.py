@@ -4,6 +4,7 @@ gthread workers: blob transfers block on I/O, threads keep other requests moving
 bodies go out with sendfile.
 """
 
+import io
 import os
 import socket
 import threading
@@ -133,7 +134,8 @@ class _DirectLengthInput:
     gunicorn's ``Body.read(n)`` fills its buffer 1 KiB at a time, and every 1 KiB step copies
     and pushes back the rest of the 8 KiB socket read: a blob push spent over half its time
     there (bench/README.md). Reading through the LengthReader takes the same bytes in one pass,
-    with 64 KiB socket reads (``SOCKET_READ_BYTES``) instead of 8 KiB.
+    with 64 KiB socket reads (``SOCKET_READ_BYTES``) instead of 8 KiB. Blob uploads use
+    ``readinto`` instead, which skips that assembly too (``oci/streams.request_body``).
     Anything else (a line-wise read, a body with bytes already in Body's buffer, a chunked body)
     goes to Body. Every body is wrapped, so that a stalled client (``ClientStalled``) reaches the
     application as an unreadable body on every path.
@@ -156,6 +158,42 @@ class _DirectLengthInput:
             return reader.read(size) if size else b""
         except NoMoreData as exc:
             raise _unreadable(exc) from exc
+
+    def readinto(self, buffer) -> int:
+        """Fill ``buffer`` with the next bytes of the body (fewer only at its end, or when the client
+        closed early: the caller's length check reports that); 0 once the body is read.
+
+        A Content-Length body goes from the socket straight into ``buffer`` with ``recv_into``,
+        after whatever gunicorn's unreader already holds past the headers, and never past the
+        body (the next request on the connection stays in the socket). The other ``read()``
+        path assembles each read in ``BytesIO`` buffers, three copies per byte
+        (bench/README.md, "What was tried", item 15).
+        """
+        view = memoryview(buffer).cast("B")
+        reader = self._body.reader
+        unreader = getattr(reader, "unreader", None)
+        if self._body.buf.tell() or not isinstance(reader, LengthReader) or not isinstance(unreader, SocketUnreader):
+            data = self.read(len(view))
+            view[: len(data)] = data
+            return len(data)
+        size = min(len(view), reader.length)
+        filled = 0
+        pending = unreader.buf.getvalue() if size else b""
+        if pending:  # the first body bytes, read with the headers
+            filled = min(size, len(pending))
+            view[:filled] = pending[:filled]
+            unreader.buf = io.BytesIO()
+            unreader.buf.write(pending[filled:])
+        while filled < size:
+            try:
+                received = unreader.sock.recv_into(view[filled:size])
+            except TimeoutError as exc:  # socket.timeout: body_idle_timeout_s without a byte
+                raise _unreadable(ClientStalled(b"")) from exc
+            if not received:
+                break  # the client closed the connection: a short body
+            filled += received
+        reader.length -= filled
+        return filled
 
     def readline(self, size=None):
         try:
