@@ -140,12 +140,14 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- cache ----------------------------------------------------------------------------------
 REDIS_URL = MOORAGE["redis"]["url"]
+# A Redis that accepts connections but never answers must fail a call fast (the cache then counts
+# as down: a miss, or 503), not hold a request thread: cache and broker clients use these.
+REDIS_SOCKET_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 if REDIS_URL:
     CACHES = {
         # Django's backend with one client per pool (registry_site/redis_cache.py: a hot-path cost).
         "default": {"BACKEND": "registry_site.redis_cache.ReusingRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": MOORAGE["redis"]["key_prefix"],
-                    # A Redis that accepts but never answers must fail fast (a miss, or 503), not hang a thread.
-                    "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5}}
+                    "OPTIONS": REDIS_SOCKET_OPTIONS}
     }
 else:
     # Shared by every process of this host (gunicorn workers, Celery), unlike a per-process cache:
@@ -197,11 +199,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # The queues live under the same prefix as the cache keys: separate registries sharing one
     # Redis (and the test servers) never consume each other's work.
-    # Socket timeouts: a broker that accepts but never answers fails an enqueue (logged) instead of
-    # holding the request that committed.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "global_keyprefix": f"{MOORAGE['redis']['key_prefix']}:", "socket_connect_timeout": 2, "socket_timeout": 5,
-    }
+    # With REDIS_SOCKET_OPTIONS a broker that accepts but never answers fails an enqueue (logged)
+    # instead of holding the request that committed.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{MOORAGE['redis']['key_prefix']}:", **REDIS_SOCKET_OPTIONS}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
