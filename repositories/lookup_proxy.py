@@ -23,7 +23,6 @@ from repositories.models.proxy import ProxyCacheConfig
 
 TTL_S = 300
 NOT_A_PROXY = "none"
-_NOT_A_PROXY = NOT_A_PROXY
 
 
 def proxy_key(namespace_name: str) -> str:
@@ -32,21 +31,19 @@ def proxy_key(namespace_name: str) -> str:
     return f"{PREFIX}proxy:{namespace_name}"
 
 
-_key = proxy_key
-
-
 def proxy_config_for_namespace_cached(*, namespace_name: str) -> ProxyCacheConfig | None:
     """The namespace's proxy-cache configuration, None when it is not one (no query when cached)."""
+    key = proxy_key(namespace_name)
     try:
-        if cache.get(_key(namespace_name)) == _NOT_A_PROXY:
+        if cache.get(key) == NOT_A_PROXY:
             return None
     except CACHE_UNAVAILABLE as exc:  # a miss: ask the database, store nothing
         cache_unavailable("proxy-cache lookup", exc)
-        return ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace__name=namespace_name).first()
+        key = None
     config = ProxyCacheConfig.objects.select_related("organization__namespace").filter(organization__namespace__name=namespace_name).first()
-    if config is None:
+    if config is None and key is not None:
         try:
-            cache.set(_key(namespace_name), _NOT_A_PROXY, TTL_S)
+            cache.set(key, NOT_A_PROXY, TTL_S)
         except CACHE_UNAVAILABLE as exc:
             cache_unavailable("proxy-cache lookup", exc)
     return config
@@ -68,5 +65,5 @@ def _namespace_changed(sender: Any, instance: Namespace, **kwargs: Any) -> None:
 
 def _forget(namespace_name: str) -> None:
     """Now, and again at commit (a reader during the transaction may have cached the old answer)."""
-    cache.delete(_key(namespace_name))
-    transaction.on_commit(lambda: cache.delete(_key(namespace_name)))
+    cache.delete(proxy_key(namespace_name))
+    transaction.on_commit(lambda: cache.delete(proxy_key(namespace_name)))

@@ -33,27 +33,38 @@ class RequestInfo:
         return cls(ip=request.META.get("REMOTE_ADDR"), user_agent=request.headers.get("User-Agent", "")[:512])
 
 
+def _entry_fields(
+    *, kind: str, principal: Principal, repository: Repository | None, namespace_name: str,
+    request: RequestInfo | None, metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The AuditLog field values of one entry: written at once by ``audit_log`` or buffered by
+    ``audit_entry_encode``."""
+    if repository is not None and not namespace_name:
+        namespace_name = repository.full_name.split("/", 1)[0]
+    return {
+        "kind": kind,
+        "performer_user_id": principal.user_id,
+        "performer_robot_id": principal.robot_id,
+        "performer_name": principal.name,
+        "namespace_name": namespace_name[:255],
+        "repository_id": repository.pk if repository is not None else None,
+        "repository_name": repository.full_name if repository is not None else "",
+        "ip": (request.ip if request else None) or None,
+        "user_agent": (request.user_agent if request else "")[:512],
+        "metadata": metadata or {},
+    }
+
+
 def audit_log(
     *, kind: str, principal: Principal | None, repository: Repository | None = None, namespace_name: str = "",
     request: RequestInfo | None = None, metadata: dict[str, Any] | None = None,
 ) -> AuditLog:
     """Record ``kind`` (``push_repo``, ``pull_repo``, ``login_failure``...). Never store secrets in metadata."""
     principal = principal or Principal()
-    if repository is not None and not namespace_name:
-        namespace_name = repository.full_name.split("/", 1)[0]
-    entry = AuditLog.objects.create(
-        kind=kind,
-        performer_user_id=principal.user_id,
-        performer_robot_id=principal.robot_id,
-        performer_name=principal.name,
-        namespace_name=namespace_name[:255],
-        repository=repository,
-        repository_name=repository.full_name if repository is not None else "",
-        ip=(request.ip if request else None) or None,
-        user_agent=(request.user_agent if request else "")[:512],
-        metadata=metadata or {},
-    )
-    logger.debug("audit %s by %s on %s", kind, principal.display_name, entry.repository_name or namespace_name or "-")
+    entry = AuditLog.objects.create(**_entry_fields(
+        kind=kind, principal=principal, repository=repository, namespace_name=namespace_name, request=request, metadata=metadata,
+    ))
+    logger.debug("audit %s by %s on %s", kind, principal.display_name, entry.repository_name or entry.namespace_name or "-")
     return entry
 
 
@@ -81,18 +92,17 @@ def audit_entry_encode(
     *, kind: str, principal: Principal | None, repository: Repository | None, request: RequestInfo | None,
     metadata: dict[str, Any] | None, now: datetime | None = None,
 ) -> bytes:
-    """A compact JSON record of one audit entry for the Redis buffer."""
-    principal = principal or Principal()
-    return json.dumps(
-        {
-            "k": kind, "u": principal.user_id, "b": principal.robot_id, "p": principal.name,
-            "n": repository.full_name.split("/", 1)[0] if repository is not None else "",
-            "r": repository.pk if repository is not None else None, "rn": repository.full_name if repository is not None else "",
-            "ip": (request.ip if request else None) or None, "ua": (request.user_agent if request else "")[:512],
-            "m": metadata or {}, "t": (now or timezone.now()).timestamp(),
-        },
-        separators=(",", ":"),
-    ).encode()
+    """One audit entry as JSON for the Redis buffer: its field values and the time it happened."""
+    fields = _entry_fields(
+        kind=kind, principal=principal or Principal(), repository=repository, namespace_name="", request=request, metadata=metadata,
+    )
+    fields["created"] = (now or timezone.now()).timestamp()
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+_FIELD_NAMES = frozenset(_entry_fields(
+    kind="", principal=Principal(), repository=None, namespace_name="", request=None, metadata=None,
+)) | {"created"}
 
 
 def _decoded(raw_entries: list[bytes]) -> list[AuditLog]:
@@ -102,26 +112,26 @@ def _decoded(raw_entries: list[bytes]) -> list[AuditLog]:
     for raw in raw_entries:
         try:
             record = json.loads(raw)
-            if isinstance(record, dict) and isinstance(record.get("k"), str) and isinstance(record.get("t"), (int, float)):
+            if isinstance(record, dict) and record.keys() == _FIELD_NAMES and isinstance(record["kind"], str) \
+                    and isinstance(record["created"], (int, float)):
                 records.append(record)
                 continue
         except ValueError:
             pass
         # One bad record must not block the list behind it.
         logger.error("audit buffer: dropping an unreadable entry %r", raw[:200])
-    users = set(User.objects.filter(pk__in={r["u"] for r in records if r.get("u")}).values_list("pk", flat=True))
-    robots = set(Robot.objects.filter(pk__in={r["b"] for r in records if r.get("b")}).values_list("pk", flat=True))
-    repositories = set(Repository.objects.filter(pk__in={r["r"] for r in records if r.get("r")}).values_list("pk", flat=True))
-    return [
-        AuditLog(
-            kind=r["k"], performer_user_id=r.get("u") if r.get("u") in users else None,
-            performer_robot_id=r.get("b") if r.get("b") in robots else None, performer_name=r.get("p", ""),
-            namespace_name=r.get("n", "")[:255], repository_id=r.get("r") if r.get("r") in repositories else None,
-            repository_name=r.get("rn", ""), ip=r.get("ip"), user_agent=r.get("ua", ""), metadata=r.get("m") or {},
-            created=datetime.fromtimestamp(r["t"], tz=dt_timezone.utc),
-        )
-        for r in records
-    ]
+    existing = {
+        field: set(model.objects.filter(pk__in={r[field] for r in records if r[field]}).values_list("pk", flat=True))
+        for field, model in (("performer_user_id", User), ("performer_robot_id", Robot), ("repository_id", Repository))
+    }
+    rows = []
+    for record in records:
+        for field, pks in existing.items():
+            if record[field] not in pks:
+                record[field] = None
+        record["created"] = datetime.fromtimestamp(record["created"], tz=dt_timezone.utc)
+        rows.append(AuditLog(**record))
+    return rows
 
 
 def audit_buffer_drain(*, max_batches: int | None = None) -> int:

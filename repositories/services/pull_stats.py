@@ -48,7 +48,7 @@ def enabled() -> bool:
 def _client_for(url: str):
     import redis
 
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(url, **settings.REDIS_SOCKET_OPTIONS)
 
 
 def redis_client():
