@@ -45,7 +45,11 @@ def test_requests_during_a_postgresql_restart_get_503_with_retry_after_and_the_s
         finally:
             load.stop()
         assert load.bad_answers() == [], f"answers other than success or a clean 503: {load.bad_answers()[:5]}"
-        assert {a.kind for a in load.answers if a.status == 503} >= {"manifest-pull", "blob-push"}
+        during = [a for a in load.answers if down <= a.at < up]
+        # A push always needs the database; a pull of a tag whose lookup is warm in Redis does
+        # not, so during the outage it may be served (200) or refused (503): both are right.
+        assert "blob-push" in {a.kind for a in during if a.status == 503}
+        assert [a for a in during if a.kind == "manifest-pull"], "no manifest pulls were tried during the outage"
         assert_everything_acknowledged_pulls(load)
         assert_no_corrupt_blob_file(registry.data_dir / "blobs")
         assert_fsck_clean(registry)
