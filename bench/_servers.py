@@ -105,7 +105,8 @@ class Moorage:
     _pg: tuple[str, str] | None = None
     gunicorn_argv: list[str] = field(default_factory=list)
 
-    PG_NAME = "moorage_bench_compare"
+    #: A database of this run's own (dropped afterwards), so two benchmarks at once do not collide.
+    pg_name: str = field(default_factory=lambda: f"moorage_bench_{uuid.uuid4().hex[:8]}")
     REDIS_DB = 14
 
     @property
@@ -125,10 +126,10 @@ class Moorage:
         })
         if use_services and reachable(5432):
             admin = "postgres://postgres@127.0.0.1:5432/postgres"
-            self._admin_sql(admin, f'DROP DATABASE IF EXISTS "{self.PG_NAME}" WITH (FORCE)')
-            self._admin_sql(admin, f'CREATE DATABASE "{self.PG_NAME}"')
-            env["MOORAGE_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{self.PG_NAME}"
-            self._pg = (admin, self.PG_NAME)
+            self._admin_sql(admin, f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            self._admin_sql(admin, f'CREATE DATABASE "{self.pg_name}"')
+            env["MOORAGE_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{self.pg_name}"
+            self._pg = (admin, self.pg_name)
             self.database = "PostgreSQL"
         if use_services and reachable(6379):
             env["MOORAGE_REDIS_URL"] = f"redis://127.0.0.1:6379/{self.REDIS_DB}"
