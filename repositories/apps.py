@@ -7,4 +7,4 @@ class RepositoriesConfig(AppConfig):
 
     def ready(self) -> None:
         from repositories import receivers  # noqa: F401  (connects the accounts/organizations signals)
-        from repositories import lookup_cache, lookup_proxy  # noqa: F401  (invalidate cached /v2 lookups on model writes)
+        from repositories import lookup_cache, lookup_proxy, quota_cache  # noqa: F401  (invalidate cached lookups on model writes)

@@ -49,11 +49,20 @@ def hold_key(repository_id: int, digest: str) -> str:
 
 
 BLOB_EPOCH_KEY = f"{PREFIX}blob-epoch"
+#: One epoch for every namespace's quota thresholds: they change rarely, and one key read in the
+#: same round trip as the namespace's entry keeps the push path at one Redis call.
+QUOTA_EPOCH_KEY = f"{PREFIX}quota-epoch"
 RETRY_EVERY_S = 1.0
+
+
+def quota_key(namespace_id: int) -> str:
+    return f"{PREFIX}quota:{namespace_id}"
+
 
 _pending_lock = threading.Lock()
 _pending_generations: set[int] = set()
 _pending_blob_epoch = False
+_pending_quota_epoch = False
 _retrying = False
 
 
@@ -65,12 +74,17 @@ def _set_blob_epoch() -> None:
     cache.set(BLOB_EPOCH_KEY, uuid.uuid4().hex, None)
 
 
-def _remember(*, repository_id: int | None = None, blob_epoch: bool = False) -> None:
-    global _pending_blob_epoch, _retrying
+def _set_quota_epoch() -> None:
+    cache.set(QUOTA_EPOCH_KEY, uuid.uuid4().hex, None)
+
+
+def _remember(*, repository_id: int | None = None, blob_epoch: bool = False, quota_epoch: bool = False) -> None:
+    global _pending_blob_epoch, _pending_quota_epoch, _retrying
     with _pending_lock:
         if repository_id is not None:
             _pending_generations.add(repository_id)
         _pending_blob_epoch = _pending_blob_epoch or blob_epoch
+        _pending_quota_epoch = _pending_quota_epoch or quota_epoch
         start, _retrying = not _retrying, True
     if start:
         threading.Thread(target=_retry_until_flushed, name="lookup-invalidation-retry", daemon=True).start()
@@ -81,7 +95,7 @@ def _retry_until_flushed() -> None:
     while True:
         if pending_bumps_flush():
             with _pending_lock:
-                if not _pending_generations and not _pending_blob_epoch:
+                if not _pending_generations and not _pending_blob_epoch and not _pending_quota_epoch:
                     _retrying = False
                     return
         threading.Event().wait(RETRY_EVERY_S)
@@ -90,11 +104,11 @@ def _retry_until_flushed() -> None:
 def pending_bumps_flush() -> bool:
     """Apply the bumps that failed while the cache was unreachable; True when none is left (the
     cache may be read), False while the cache is still unreachable."""
-    global _pending_blob_epoch
-    if not _pending_generations and not _pending_blob_epoch:
+    global _pending_blob_epoch, _pending_quota_epoch
+    if not _pending_generations and not _pending_blob_epoch and not _pending_quota_epoch:
         return True
     with _pending_lock:
-        repositories, blob_epoch = list(_pending_generations), _pending_blob_epoch
+        repositories, blob_epoch, quota_epoch = list(_pending_generations), _pending_blob_epoch, _pending_quota_epoch
     try:
         for repository_id in repositories:
             _set_generation(repository_id)
@@ -104,6 +118,10 @@ def pending_bumps_flush() -> bool:
             _set_blob_epoch()
             with _pending_lock:
                 _pending_blob_epoch = False
+        if quota_epoch:
+            _set_quota_epoch()
+            with _pending_lock:
+                _pending_quota_epoch = False
     except CACHE_UNAVAILABLE as exc:
         cache_unavailable("retrying lookup invalidations", exc)
         return False
@@ -148,6 +166,21 @@ def blob_epoch_bump() -> None:
         except CACHE_UNAVAILABLE as exc:
             cache_unavailable("invalidating blob lookups", exc)
             _remember(blob_epoch=True)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def quota_epoch_bump() -> None:
+    """A namespace quota or one of its limits changed: every cached quota threshold stops counting
+    (now and at commit)."""
+
+    def bump() -> None:
+        try:
+            _set_quota_epoch()
+        except CACHE_UNAVAILABLE as exc:
+            cache_unavailable("invalidating quota thresholds", exc)
+            _remember(quota_epoch=True)
 
     bump()
     transaction.on_commit(bump)

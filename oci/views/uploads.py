@@ -19,6 +19,7 @@ from repositories.services.uploads import (
     blob_mount,
     blob_upload_append,
     blob_upload_cancel,
+    blob_upload_claim,
     blob_upload_complete,
     blob_upload_get,
     blob_upload_monolithic,
@@ -100,15 +101,14 @@ class UploadStartView(RegistryView):
         return empty(202, _session_headers(name, upload))
 
 
-def _content_range(request: HttpRequest, upload: BlobUpload) -> tuple[int, int] | None:
-    """The chunk's ``Content-Range``; a malformed one is a 416 that tells where the upload stands."""
+def _content_range(request: HttpRequest) -> tuple[int, int] | None:
+    """The chunk's ``Content-Range``; a malformed one is a 416 (the caller adds the upload to it,
+    so that the answer tells where the upload stands)."""
     if "Content-Range" not in request.headers:
         return None
     content_range = parse_content_range(request.headers["Content-Range"])
     if content_range is None:
-        error = RangeNotSatisfiableError("malformed Content-Range")
-        error.upload = upload
-        raise error
+        raise RangeNotSatisfiableError("malformed Content-Range")
     return content_range
 
 
@@ -129,10 +129,16 @@ class UploadView(RegistryView):
         return empty(204, _session_headers(name, upload))
 
     def patch(self, request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
-        upload = self._upload(request, name, upload_id)
-        content_range = _content_range(request, upload)
+        repository = self.repository_for_read(request, name, Action.PUSH)
+        try:
+            content_range = _content_range(request)
+        except RangeNotSatisfiableError as error:
+            error.upload = blob_upload_get(repository=repository, upload_id=upload_id)
+            raise
+        # The session is read and its writer lease taken in one statement.
+        upload, token = blob_upload_claim(repository=repository, upload_id=upload_id)
         before = upload.byte_count
-        upload = blob_upload_append(upload=upload, body=request_body(request), content_range=content_range)
+        upload = blob_upload_append(upload=upload, body=request_body(request), content_range=content_range, token=token)
         metrics.BYTES_IN.inc(upload.byte_count - before)
         return empty(202, _session_headers(name, upload))
 
@@ -142,7 +148,11 @@ class UploadView(RegistryView):
         if not digest:
             raise DigestInvalidError("the digest query parameter is required to complete an upload")
         parse_digest(digest)
-        content_range = _content_range(request, upload)
+        try:
+            content_range = _content_range(request)
+        except RangeNotSatisfiableError as error:
+            error.upload = upload
+            raise
         before = upload.byte_count
         body = request_body(request) if has_body(request) else None
         blob = blob_upload_complete(upload=upload, digest=digest, body=body, content_range=content_range)

@@ -29,6 +29,7 @@ from accounts.principals import Principal
 from common.errors import ConflictError, DeniedError, InvalidRequestError, NotFoundError
 from repositories.models import Blob, ManifestBlob, Repository
 from repositories.models.lifecycle import NamespaceQuota, NamespaceUsage, QuotaLimit, RepositoryUsage
+from repositories.quota_cache import thresholds_cached
 from repositories.services.audit import RequestInfo, audit_log
 from repositories.signals import emit_registry_event
 
@@ -172,7 +173,7 @@ def _refuse(repository: Repository, thresholds: Thresholds, usage: int, incoming
 def _enforced_thresholds(repository: Repository) -> Thresholds | None:
     if not settings.MOORAGE["quotas"]["enforce"]:
         return None
-    thresholds = _thresholds(repository.namespace_id)
+    thresholds = thresholds_cached(repository.namespace_id, _thresholds)  # read on every chunk: no query when warm
     if thresholds is None or thresholds.reject_bytes is None:
         return None
     return thresholds

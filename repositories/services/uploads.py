@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -92,6 +93,38 @@ def blob_upload_start(*, repository: Repository, algorithm: str = "sha256") -> B
 _UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 
+def _claim_sql(connection) -> str:
+    quote = connection.ops.quote_name
+    meta = BlobUpload._meta
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    token, expires = quote("writer_token"), quote("writer_expires_at")
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {token} = %s, {expires} = %s"
+        f" WHERE {quote('id')} = %s AND {quote('repository_id')} = %s AND ({token} = '' OR {expires} < %s)"
+        f" RETURNING {columns}"
+    )
+
+
+def blob_upload_claim(*, repository: Repository, upload_id: str) -> tuple[BlobUpload, str]:
+    """Load an upload session of ``repository`` and take its writer lease, in one statement
+    (``UPDATE ... RETURNING``): a chunk request needs no separate read. Returns the session as
+    it stands and the lease token for ``blob_upload_append``. Raises BLOB_UPLOAD_UNKNOWN, or
+    BLOB_UPLOAD_INVALID while another request writes to it."""
+    if not _UPLOAD_ID_RE.match(upload_id):
+        raise BlobUploadUnknownError(detail={"upload": upload_id[:64]})
+    connection = connections[BlobUpload.objects.db]
+    token, now = uuid.uuid4().hex, timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = list(BlobUpload.objects.raw(_claim_sql(connection), [token, adapt(now + _writer_lease()), upload_id, repository.pk, adapt(now)]))
+    if not rows:
+        if not BlobUpload.objects.filter(id=upload_id, repository=repository).exists():
+            raise BlobUploadUnknownError(detail={"upload": upload_id[:64]})
+        raise BlobUploadInvalidError("another request is writing to this upload", detail={"upload": upload_id})
+    upload = rows[0]
+    upload.repository = repository  # the caller's instance: the quota checks need it, without a query
+    return upload, token
+
+
 def blob_upload_get(*, repository: Repository, upload_id: str) -> BlobUpload:
     upload = BlobUpload.objects.filter(id=upload_id, repository=repository).first() if _UPLOAD_ID_RE.match(upload_id) else None
     if upload is None:
@@ -112,13 +145,13 @@ class _Lease:
     """A writer's claim on an upload session, renewed while its chunk streams (a context manager).
 
     The lease is short (``uploads.writer_lease_s``) so that a writer killed mid-chunk blocks a
-    resume only briefly. While the request lives, a heartbeat thread renews it every third of
-    its length with one conditional UPDATE on the writer's own token, however long a body read
-    blocks (a slow or stalled client is failed by ``server.body_idle_timeout_s``, not by losing
-    the upload to another request mid-write). A chunk shorter than that never renews, so never
-    opens a connection in the thread. If a renewal finds the token gone (the lease lapsed
-    anyway: the process froze, or the database was unreachable for longer than the lease, and
-    another request claimed the upload), ``check`` stops this writer at its next body read.
+    resume only briefly. While the request lives, this process's ``_LeaseRenewer`` renews it every
+    quarter of its length with one conditional UPDATE on the writer's own token, however long a
+    body read blocks (a slow or stalled client is failed by ``server.body_idle_timeout_s``, not by
+    losing the upload to another request mid-write). A chunk shorter than that is never renewed.
+    If a renewal finds the token gone (the lease lapsed anyway: the process froze, or the
+    database was unreachable for longer than the lease, and another request claimed the upload),
+    ``check`` stops this writer at its next body read.
 
     Fencing by the writer's own clock as well: another request may claim the upload once the
     lease expires, so this writer stops writing when its last successful renewal is older than
@@ -133,40 +166,73 @@ class _Lease:
         self.upload_id = upload.id
         self.token = token
         self.lost = False
-        self._renewed_at = time.monotonic()
+        self.renewed_at = time.monotonic()
         self._safe_for = settings.MOORAGE_UPLOADS["writer_lease_s"] * self.SAFE_FRACTION
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"upload-lease-{upload.id[:8]}", daemon=True)
 
     def __enter__(self) -> "_Lease":
-        self._thread.start()
+        _renewer.add(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        _renewer.remove(self)
 
-    def _run(self) -> None:
-        period = settings.MOORAGE_UPLOADS["writer_lease_s"] / 4  # leaves half a lease of margin before SAFE_FRACTION
-        try:
-            while not self._stop.wait(period):
-                renewed = BlobUpload.objects.filter(id=self.upload_id, writer_token=self.token).update(
-                    writer_expires_at=timezone.now() + _writer_lease()
-                )
-                if not renewed:
-                    self.lost = True
-                    return
-                self._renewed_at = time.monotonic()
-        except Exception:  # noqa: BLE001 - the lease then lapses by itself; the final update tells the writer
-            logger.warning("could not renew the writer lease of upload %s", self.upload_id, exc_info=True)
-        finally:
-            connections.close_all()  # this thread's own connections, if a renewal opened one
+    def renew(self) -> None:
+        renewed = BlobUpload.objects.filter(id=self.upload_id, writer_token=self.token).update(
+            writer_expires_at=timezone.now() + _writer_lease()
+        )
+        if renewed:
+            self.renewed_at = time.monotonic()
+        else:
+            self.lost = True
 
     def check(self) -> None:
         if self.lost:
             raise WriterFenced("upload was taken over by another request while this chunk streamed")
-        if time.monotonic() - self._renewed_at > self._safe_for:
+        if time.monotonic() - self.renewed_at > self._safe_for:
             raise WriterFenced("the writer lease could not be renewed in time")
+
+
+class _LeaseRenewer:
+    """One daemon thread per process renews the leases of every chunk the process is streaming
+    (a thread per request cost a start and a join on every PATCH). It wakes every sixteenth of
+    the lease and renews each lease whose last renewal is a quarter of the lease old, which
+    leaves half a lease of margin before ``_Lease.SAFE_FRACTION``. Started on first use in each
+    process (gunicorn and Celery fork their workers after the imports)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._leases: set[_Lease] = set()
+        self._pid: int | None = None
+
+    def add(self, lease: _Lease) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid, self._leases = os.getpid(), set()
+                threading.Thread(target=self._run, name="upload-lease-renewer", daemon=True).start()
+            self._leases.add(lease)
+
+    def remove(self, lease: _Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def _run(self) -> None:
+        while True:
+            lease_s = settings.MOORAGE_UPLOADS["writer_lease_s"]
+            time.sleep(lease_s / 16)
+            with self._lock:
+                due = [lease for lease in self._leases if time.monotonic() - lease.renewed_at >= lease_s / 4]
+            if not due:
+                continue
+            try:
+                for lease in due:
+                    lease.renew()
+            except Exception:  # noqa: BLE001 - those leases then lapse by themselves; check() fences their writers
+                logger.warning("could not renew upload writer leases", exc_info=True)
+            finally:
+                connections.close_all()  # this thread's own connection: renewals are rare
+
+
+_renewer = _LeaseRenewer()
 
 
 def _claim(upload: BlobUpload) -> str:
@@ -234,15 +300,7 @@ def _hashed(
         )
 
 
-def blob_upload_append(
-    *, upload: BlobUpload, body: BodyStream, content_range: tuple[int, int] | None = None
-) -> BlobUpload:
-    """Stream one chunk onto the end of ``upload``.
-
-    Raises RangeNotSatisfiableError (416) when ``content_range`` does not start at the current
-    end, SizeInvalidError when the body and its declared length disagree. A failed chunk leaves
-    the upload as it was before the chunk.
-    """
+def _refuse_misplaced_chunk(upload: BlobUpload, body: BodyStream, content_range: tuple[int, int] | None) -> None:
     if content_range is not None:
         start, end = content_range
         if start != upload.byte_count:
@@ -250,7 +308,28 @@ def blob_upload_append(
         if body.declared_length is not None and body.declared_length != end - start + 1:
             raise _range_error(upload)
     _refuse_declared_oversize(already=upload.byte_count, declared=body.declared_length)
-    token = _claim(upload)
+
+
+def blob_upload_append(
+    *, upload: BlobUpload, body: BodyStream, content_range: tuple[int, int] | None = None, token: str | None = None
+) -> BlobUpload:
+    """Stream one chunk onto the end of ``upload``.
+
+    Raises RangeNotSatisfiableError (416) when ``content_range`` does not start at the current
+    end, SizeInvalidError when the body and its declared length disagree. A failed chunk leaves
+    the upload as it was before the chunk. ``token``: the writer lease the caller already took
+    with ``blob_upload_claim`` (released here when the chunk is refused or fails); without it
+    the lease is taken here.
+    """
+    if token is None:
+        _refuse_misplaced_chunk(upload, body, content_range)
+        token = _claim(upload)
+    else:
+        try:
+            _refuse_misplaced_chunk(upload, body, content_range)
+        except BaseException:
+            _release(upload, token)
+            raise
     try:
         hasher = ResumableHash.restore(upload.hash_algorithm, bytes(upload.hash_state))
         backend = get_location(upload.location)

@@ -1,9 +1,9 @@
 """The writer lease of an upload session: short, renewed while a chunk streams (issue 12).
 
-A live writer keeps the upload however long its chunk takes (a heartbeat thread renews the
+A live writer keeps the upload however long its chunk takes (its process's renewer thread renews the
 lease); a writer that stops renewing (killed mid-chunk) loses it after ``uploads.writer_lease_s``,
 and a writer whose lease lapsed and was taken over stops writing at its next body read. Real
-database (transactions committed: the heartbeat has its own connection) and filesystem storage;
+database (transactions committed: the renewer has its own connection) and filesystem storage;
 the bodies are slow on purpose (sleeps between chunks), nothing here asserts a duration.
 """
 
@@ -95,9 +95,9 @@ def test_a_writer_whose_lapsed_lease_was_taken_over_stops_and_the_new_writer_win
 
 def test_a_writer_that_could_not_renew_its_lease_in_time_stops_writing_before_it_could_lapse(repository, storage):
     upload = blob_upload_start(repository=repository)
-    lease = _Lease(upload, "token")  # never started: no renewal succeeds, as when the database is unreachable
+    lease = _Lease(upload, "token")  # never entered, so never renewed: as when the database is unreachable
     lease.check()  # just claimed: safe
-    lease._renewed_at -= LEASE_S * _Lease.SAFE_FRACTION + 0.01  # the last renewal is older than the safe part of the lease
+    lease.renewed_at -= LEASE_S * _Lease.SAFE_FRACTION + 0.01  # the last renewal is older than the safe part of the lease
 
     with pytest.raises(WriterFenced):
         lease.check()

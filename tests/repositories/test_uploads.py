@@ -8,7 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from common.errors import BlobUploadInvalidError, DigestInvalidError, RangeNotSatisfiableError, SizeInvalidError
+from common.errors import (
+    BlobUploadInvalidError,
+    BlobUploadUnknownError,
+    DigestInvalidError,
+    RangeNotSatisfiableError,
+    SizeInvalidError,
+)
 from common.resumable_hash import ResumableHash
 from repositories.models import Blob, BlobPlacement, BlobUpload, UploadedBlob
 from repositories.selectors import blob_find_in_repository
@@ -16,6 +22,7 @@ from repositories.services.uploads import (
     BodyStream,
     blob_upload_append,
     blob_upload_cancel,
+    blob_upload_claim,
     blob_upload_complete,
     blob_upload_monolithic,
     blob_upload_start,
@@ -222,6 +229,54 @@ def test_a_session_held_by_another_writer_refuses_a_second_writer(repository, st
         blob_upload_append(upload=upload, body=body(b"abc"))
 
     assert storage.stat(upload_path(upload.id)).size == 0
+
+
+def test_claiming_a_session_returns_it_as_stored_with_the_lease_taken(repository, storage):
+    upload = blob_upload_append(upload=blob_upload_start(repository=repository), body=body(b"hello "))
+
+    claimed, token = blob_upload_claim(repository=repository, upload_id=upload.id)
+
+    assert (claimed.byte_count, claimed.chunk_count, claimed.location) == (6, 1, "local")
+    assert bytes(claimed.hash_state) == bytes(upload.hash_state) and claimed.storage_state == upload.storage_state
+    row = BlobUpload.objects.get(id=upload.id)
+    assert row.writer_token == token and row.writer_expires_at > timezone.now()
+    assert claimed.writer_expires_at == row.writer_expires_at
+    done = blob_upload_append(upload=claimed, body=body(b"world"), content_range=(6, 10), token=token)
+    assert done.byte_count == 11 and BlobUpload.objects.get(id=upload.id).writer_token == ""
+
+
+def test_a_claimed_session_refuses_a_second_claim_until_its_lease_lapses(repository, storage):
+    upload = blob_upload_start(repository=repository)
+    blob_upload_claim(repository=repository, upload_id=upload.id)
+
+    with pytest.raises(BlobUploadInvalidError):
+        blob_upload_claim(repository=repository, upload_id=upload.id)
+
+    BlobUpload.objects.filter(id=upload.id).update(writer_expires_at=timezone.now() - timedelta(seconds=1))
+    _claimed, token = blob_upload_claim(repository=repository, upload_id=upload.id)
+    assert BlobUpload.objects.get(id=upload.id).writer_token == token
+
+
+def test_claiming_a_session_of_another_repository_or_an_unknown_one_is_upload_unknown(repository, storage):
+    upload = blob_upload_start(repository=repository)
+
+    for other, upload_id in ((RepositoryFactory(), upload.id), (repository, "0" * 32), (repository, "bad id\x00")):
+        with pytest.raises(BlobUploadUnknownError):
+            blob_upload_claim(repository=other, upload_id=upload_id)
+    assert BlobUpload.objects.get(id=upload.id).writer_token == ""
+
+
+def test_a_misplaced_chunk_on_a_claimed_session_releases_the_lease_and_keeps_the_data(repository, storage):
+    upload = blob_upload_append(upload=blob_upload_start(repository=repository), body=body(b"0123456789"))
+    claimed, token = blob_upload_claim(repository=repository, upload_id=upload.id)
+
+    with pytest.raises(RangeNotSatisfiableError):
+        blob_upload_append(upload=claimed, body=body(b"abc"), content_range=(5, 7), token=token)
+
+    row = BlobUpload.objects.get(id=upload.id)
+    assert (row.writer_token, row.byte_count) == ("", 10)
+    with storage.open(upload_path(upload.id)) as handle:
+        assert handle.read() == b"0123456789"
 
 
 def test_stale_uploads_remove_deletes_idle_sessions_with_their_data(repository, storage, storage_root):
