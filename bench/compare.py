@@ -10,6 +10,7 @@ Moorage/nginx. See bench/README.md for what each row means and the latest figure
     .venv/bin/python bench/compare.py                 # the full run (several minutes)
     .venv/bin/python bench/compare.py --quick         # smaller sizes, one round
     .venv/bin/python bench/compare.py --only requests,listing
+    .venv/bin/python bench/compare.py --data-dir /var/tmp   # the servers' data on that disk instead of tmpfs
 """
 
 from __future__ import annotations
@@ -62,9 +63,9 @@ class Row:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.root = Path(tempfile.mkdtemp(prefix="moorage-compare-"))
+        self.root = Path(tempfile.mkdtemp(prefix="moorage-compare-", dir=args.data_dir))
         self.rows: list[Row] = []
-        self.facts: dict[str, object] = {}
+        self.facts: dict[str, object] = {"data_dir": f"{self.root} ({_filesystem_of(self.root)})"}
         self.moorage = Moorage(self.root)
         self.issuer = TokenIssuer(self.root)
         self.distribution = Distribution(self.root, self.issuer)
@@ -400,6 +401,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--gunicorn-arg", action="append", default=[], help="Extra gunicorn argument (repeatable), e.g. --gunicorn-arg=--workers=4.")
     parser.add_argument("--json", metavar="PATH", help="Also write the rows and facts as JSON.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (logs, data) for inspection.")
+    parser.add_argument("--data-dir", help="Where the servers keep their data (default: /dev/shm when it has room, else the system's temporary "
+                        "folder). On tmpfs the push figures measure the servers; on a VM's disk they measure its writeback (bench/README.md).")
     args = parser.parse_args(argv)
     quick = {"rounds": 1, "seconds": 2, "blob_mib": 16, "big_mib": 256, "tags": 10_000, "repositories": 1_000, "blobs": 10_000,
              "manifests": 1_000, "manifest_puts": 100, "listing_requests": 100}
@@ -408,11 +411,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.data_dir is None:
+        args.data_dir = _default_data_dir(need_bytes=(2 * args.big_mib + 24 * args.blob_mib) * MIB + (1 << 30))
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; have {', '.join(SECTIONS)}")
     return args
+
+
+def _default_data_dir(need_bytes: int) -> str | None:
+    """/dev/shm when both it and the memory behind it have ``need_bytes`` free, else None (the
+    system's temporary folder)."""
+    try:
+        available = next(int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable:"))
+        if shutil.disk_usage("/dev/shm").free >= need_bytes and available >= 2 * need_bytes:
+            return "/dev/shm"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return None
+
+
+def _filesystem_of(path: Path) -> str:
+    """The type of the filesystem holding ``path`` (from /proc/mounts: the longest mount point above it)."""
+    best, kind = "", "unknown"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and str(path).startswith(fields[1].rstrip("/") + "/") and len(fields[1]) > len(best):
+                best, kind = fields[1], fields[2]
+    except OSError:
+        pass
+    return kind
 
 
 def main(argv: list[str]) -> int:
