@@ -196,18 +196,23 @@ class _LeaseRenewer:
     """One daemon thread per process renews the leases of every chunk the process is streaming
     (a thread per request cost a start and a join on every PATCH). It wakes every sixteenth of
     the lease and renews each lease whose last renewal is a quarter of the lease old, which
-    leaves half a lease of margin before ``_Lease.SAFE_FRACTION``. Started on first use in each
-    process (gunicorn and Celery fork their workers after the imports)."""
+    leaves nearly half a lease of margin before ``_Lease.SAFE_FRACTION``. Started on first use in
+    each process: gunicorn and Celery fork their workers after the imports, and a forked child
+    starts afresh (no thread, no leases, a new lock)."""
 
     def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._lock = threading.Lock()
         self._leases: set[_Lease] = set()
-        self._pid: int | None = None
+        self._running = False
 
     def add(self, lease: _Lease) -> None:
         with self._lock:
-            if self._pid != os.getpid():
-                self._pid, self._leases = os.getpid(), set()
+            if not self._running:
+                self._running = True
                 threading.Thread(target=self._run, name="upload-lease-renewer", daemon=True).start()
             self._leases.add(lease)
 

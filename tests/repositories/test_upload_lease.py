@@ -9,6 +9,7 @@ the bodies are slow on purpose (sleeps between chunks), nothing here asserts a d
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 from typing import Iterator
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from common.errors import BlobUploadInvalidError
 from repositories.models import BlobUpload
-from repositories.services.uploads import BodyStream, _Lease, blob_upload_append, blob_upload_start
+from repositories.services.uploads import BodyStream, _Lease, _LeaseRenewer, blob_upload_append, blob_upload_start
 from storagebackends.base import WriterFenced
 from storagebackends.paths import upload_path
 from tests.repositories.helpers import body
@@ -117,3 +118,18 @@ def test_a_lease_left_by_a_dead_writer_lapses_and_the_upload_resumes(repository,
     assert upload.byte_count == len(b"first second")
     with storage.open(upload_path(upload.id)) as handle:
         assert handle.read() == b"first second"
+
+
+def test_a_forked_worker_starts_its_own_renewer_even_if_the_parent_held_its_lock_at_the_fork():
+    """gunicorn and Celery fork workers: a child must not inherit a "running" renewer whose thread
+    did not survive the fork, nor a lock some parent thread held at that moment."""
+    renewer = _LeaseRenewer()
+    renewer._running = True  # as in a parent that streamed a chunk: its thread is not copied by fork()
+    renewer._leases.add(object())
+    with renewer._lock:
+        pid = os.fork()
+        if pid == 0:  # the child: report by exit status only, touch nothing else
+            fresh = not renewer._running and not renewer._leases and renewer._lock.acquire(timeout=1)
+            os._exit(0 if fresh else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
