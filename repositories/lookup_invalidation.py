@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db import transaction
@@ -139,48 +140,35 @@ def generation_of(repository_id: int) -> str:
     return value
 
 
-def repository_lookups_invalidate(*, repository_id: int) -> None:
-    """Forget every cached lookup of the repository: now, and again when the current transaction
-    commits. The second bump is the one that matters to other connections (a reader that saw the
-    old rows while the transaction ran cached them under the first new generation); the first
-    keeps this connection's own reads right inside the transaction (and in tests, whose
-    transactions never commit)."""
+def _bump_now_and_at_commit(set_new_value: Callable[[], None], what: str, **pending: object) -> None:
+    """Set a new generation or epoch now, and again when the current transaction commits. The
+    second bump is the one that matters to other connections (a reader that saw the old rows
+    while the transaction ran cached them under the first new value); the first keeps this
+    connection's own reads right inside the transaction (and in tests, whose transactions never
+    commit). A bump the cache refuses is remembered (``pending``, see ``_remember``) and retried."""
 
     def bump() -> None:
         try:
-            _set_generation(repository_id)
+            set_new_value()
         except CACHE_UNAVAILABLE as exc:
-            cache_unavailable("invalidating lookups", exc)
-            _remember(repository_id=repository_id)
+            cache_unavailable(what, exc)
+            _remember(**pending)
 
     bump()
     transaction.on_commit(bump)
+
+
+def repository_lookups_invalidate(*, repository_id: int) -> None:
+    """Forget every cached lookup of the repository (now and at commit)."""
+    _bump_now_and_at_commit(lambda: _set_generation(repository_id), "invalidating lookups", repository_id=repository_id)
 
 
 def blob_epoch_bump() -> None:
     """A blob row was deleted: every cached blob lookup and hold stops counting (now and at commit)."""
-
-    def bump() -> None:
-        try:
-            _set_blob_epoch()
-        except CACHE_UNAVAILABLE as exc:
-            cache_unavailable("invalidating blob lookups", exc)
-            _remember(blob_epoch=True)
-
-    bump()
-    transaction.on_commit(bump)
+    _bump_now_and_at_commit(_set_blob_epoch, "invalidating blob lookups", blob_epoch=True)
 
 
 def quota_epoch_bump() -> None:
     """A namespace quota or one of its limits changed: every cached quota threshold stops counting
     (now and at commit)."""
-
-    def bump() -> None:
-        try:
-            _set_quota_epoch()
-        except CACHE_UNAVAILABLE as exc:
-            cache_unavailable("invalidating quota thresholds", exc)
-            _remember(quota_epoch=True)
-
-    bump()
-    transaction.on_commit(bump)
+    _bump_now_and_at_commit(_set_quota_epoch, "invalidating quota thresholds", quota_epoch=True)
